@@ -1,0 +1,147 @@
+"""``redistill tasks``: list suites, show tasks, print statistics."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from redistill.tasks import SUITES, Task, format_value, load_tasks
+from redistill.tasks.suites import ALIASES
+
+app = typer.Typer(help="Inspect task suites.", no_args_is_help=True)
+console = Console()
+
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Suite JSONL file, or a folder in the published layout (or set REDISTILL_DATA).")
+]
+SplitOpt = Annotated[str, typer.Option("--split", help="train | test | all (test reproduces the published split).")]
+IdsOpt = Annotated[str | None, typer.Option("--ids", help="Comma-separated task ids (overrides --split).")]
+AnswerTypeOpt = Annotated[
+    str | None, typer.Option("--answer-type", help="For a custom suite: list | label | tokens.")
+]
+
+
+def parse_ids(ids: str | None) -> list[str] | None:
+    return [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+
+
+@app.command("list")
+def list_suites() -> None:
+    """List the registered suites."""
+    table = Table(title="Suites")
+    for col in ("suite", "aliases", "answer type", "pair margin", "file in data folder", "description"):
+        table.add_column(col)
+    for s in SUITES.values():
+        aliases = ", ".join(a for a, n in ALIASES.items() if n == s.name)
+        table.add_row(s.name, aliases, s.answer_type, str(s.margin), s.relpath or "-", s.description)
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    suite: str,
+    data: DataOpt = None,
+    split: SplitOpt = "all",
+    ids: IdsOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most N tasks.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One task per line in the published layout.")] = False,
+    answer_type: AnswerTypeOpt = None,
+) -> None:
+    """Show tasks of a suite."""
+    tasks = load_tasks(suite, data, split, parse_ids(ids), limit, answer_type)
+    if as_json:
+        for t in tasks:
+            typer.echo(json.dumps(t.to_json(), ensure_ascii=False))
+        return
+    for t in tasks:
+        table = Table(title=f"{t.suite} task {t.id}", show_lines=False)
+        table.add_column("")
+        table.add_column("input", overflow="fold")
+        table.add_column("output", overflow="fold")
+        for e in t.train:
+            table.add_row("seen", format_value(e.input), e.output)
+        for e in t.test:
+            tag = "unseen" + (f" ({e.meta['type']})" if "type" in e.meta else "")
+            table.add_row(tag, format_value(e.input), e.output)
+        console.print(table)
+
+
+def suite_stats(tasks: list[Task]) -> dict:
+    """Counts and length statistics of a list of tasks (also used for generated-vs-published comparisons)."""
+
+    def lengths(values: list[str]) -> dict:
+        if not values:
+            return {"min": 0, "mean": 0.0, "max": 0}
+        return {"min": min(values), "mean": round(statistics.mean(values), 2), "max": max(values)}
+
+    def size(v) -> int:
+        text = format_value(v)
+        if text.startswith("["):
+            try:
+                return len(json.loads(text.replace("'", '"')))
+            except json.JSONDecodeError:
+                pass
+        return len(v) if isinstance(v, list) else len(text.split())
+
+    examples = [e for t in tasks for e in t.train + t.test]
+    labels = Counter(e.output for e in examples)
+    stats = {
+        "tasks": len(tasks),
+        "seen_per_task": lengths([len(t.train) for t in tasks]),
+        "unseen_per_task": lengths([len(t.test) for t in tasks]),
+        "input_length": lengths([size(e.input) for e in examples]),
+        "output_length": lengths([size(e.output) for e in examples]),
+    }
+    if len(labels) <= 10:
+        stats["labels"] = dict(labels.most_common())
+    types = Counter(e.meta["type"] for t in tasks for e in t.test if "type" in e.meta)
+    if types:
+        stats["query_types"] = dict(types.most_common())
+    return stats
+
+
+def render_stats(columns: dict[str, dict]) -> Table:
+    """A table with one column per named stats dict (one suite, or generated beside published)."""
+    table = Table(title="Suite statistics")
+    table.add_column("statistic")
+    for name in columns:
+        table.add_column(name, justify="right")
+    keys: list[str] = []
+    for st in columns.values():
+        for k in st:
+            if k not in keys:
+                keys.append(k)
+    for k in keys:
+        cells = []
+        for st in columns.values():
+            v = st.get(k, "-")
+            if isinstance(v, dict):
+                v = "  ".join(f"{kk}: {vv}" for kk, vv in v.items())
+            cells.append(str(v))
+        table.add_row(k.replace("_", " "), *cells)
+    return table
+
+
+@app.command("stats")
+def stats(
+    suite: str,
+    data: DataOpt = None,
+    split: SplitOpt = "all",
+    ids: IdsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    answer_type: AnswerTypeOpt = None,
+) -> None:
+    """Statistics of a suite: tasks, examples per task, lengths, labels, ACRE query types."""
+    tasks = load_tasks(suite, data, split, parse_ids(ids), None, answer_type)
+    st = suite_stats(tasks)
+    if as_json:
+        typer.echo(json.dumps(st, indent=2))
+        return
+    console.print(render_stats({f"{suite} ({split})": st}))

@@ -1,0 +1,1 @@
+"""Training: SFT and preference alignment on TRL + PEFT; students built from scratch."""
