@@ -1,8 +1,8 @@
 """Prompt templates: pure functions from (suite, task, rule) to chat messages. No I/O beyond loading a file."""
 
 from redistill.prompts.templates import (
-    PromptSet,
     Prompts,
+    PromptSet,
     apply_rule_messages,
     direct_messages,
     generate_program_messages,

@@ -1,0 +1,1 @@
+"""Stage: teacher augmentation and dataset construction."""

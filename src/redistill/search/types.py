@@ -1,0 +1,99 @@
+"""Shared shapes of hypothesis search: hypotheses, rule followers, rule proposers, scored rules.
+
+These are the contract between search (eval), distill (augment/build) and the generators' exact
+interpreters and library teacher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from redistill.llm.types import Usage
+from redistill.tasks.model import Task
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    """The rule as the model (or library) wrote it: natural language or a code block."""
+    program: str | None = None
+    """An executable form when one exists: python source, or a JSON rule for an exact interpreter."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """E.g. the library rule's name, or the sample slot it came from."""
+
+
+@dataclass
+class ApplyRequest:
+    task: Task
+    hypothesis: Hypothesis
+    input: Any
+
+
+@dataclass
+class Application:
+    """One rule applied to one input, and how it was judged."""
+
+    input: Any
+    gold: str | None
+    response: str
+    """Raw follower output (model text, or an interpreter's output / error message)."""
+    parsed: str | None
+    correct: bool | None
+    prompt: Messages | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ScoredRule:
+    """A unique hypothesis of a task with its applications to the seen examples."""
+
+    hypothesis: Hypothesis
+    score: int
+    """How many seen examples the rule reproduces."""
+    count: int = 1
+    """How many of the H samples produced this (whitespace-normalised) rule."""
+    first_index: int = 0
+    """Sample slot of its first occurrence (ties are broken by it)."""
+    applications: list[Application] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.hypothesis.text,
+            "program": self.hypothesis.program,
+            "meta": self.hypothesis.meta,
+            "score": self.score,
+            "count": self.count,
+            "first_index": self.first_index,
+            "applications": [a.to_json() for a in self.applications],
+        }
+
+
+@runtime_checkable
+class RuleFollower(Protocol):
+    """Turns (rule, input) into a predicted output for many pairs at once."""
+
+    name: str
+
+    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
+        """One ``(raw response, prompt or None)`` per request, in order. Failures are responses, not raises."""
+        ...
+
+    def usage(self) -> Usage:
+        """Tokens spent so far (zero for exact followers)."""
+        ...
+
+
+@runtime_checkable
+class RuleProposer(Protocol):
+    """Proposes H hypotheses per task: a model via the rule-generation prompt, or the rule library."""
+
+    name: str
+
+    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
+        """``n`` hypotheses per task (duplicates allowed: they are samples), in sample order."""
+        ...
