@@ -37,6 +37,8 @@ class Task:
     """Unseen examples: the ones a method is scored on (may be empty for inference-only tasks)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Extra top-level fields, e.g. a generated task's ``rule``."""
+    answer_type: str = "list"
+    """How answers are parsed and compared: ``list``, ``label`` or ``tokens`` (set from the suite)."""
 
     @property
     def key(self) -> str:

@@ -136,7 +136,7 @@ def parse_task(obj: dict, suite: Suite, path: Path, lineno: int) -> Task:
     test = _examples(obj["test"], path, lineno, "test", suite.answer_type)
     task_id = obj.get("idx", obj.get("id", lineno - 1))
     meta = {k: v for k, v in obj.items() if k not in ("idx", "id", "train", "test")}
-    return Task(task_id, suite.name, train, test, meta)
+    return Task(task_id, suite.name, train, test, meta, suite.answer_type)
 
 
 def load_file(path: str | Path, suite: Suite) -> list[Task]:

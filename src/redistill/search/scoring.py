@@ -1,0 +1,91 @@
+"""Score hypotheses on a task's seen examples: the one scoring path of augment and eval.
+
+Identical rule texts (whitespace-normalised) within a task are applied once, and every
+(rule, seen example) pair of every task goes to the follower as one batch.
+"""
+
+from __future__ import annotations
+
+from redistill.search.types import (
+    Application,
+    ApplyRequest,
+    Hypothesis,
+    RuleFollower,
+    RuleProposer,
+    ScoredRule,
+)
+from redistill.tasks.answers import get_answer_type
+from redistill.tasks.model import Example, Task
+
+
+def normalise_rule(text: str) -> str:
+    return " ".join(text.split())
+
+
+def dedupe(hypotheses: list[Hypothesis]) -> list[ScoredRule]:
+    """Unique hypotheses in first-seen order, with how many samples produced each."""
+    by_text: dict[str, ScoredRule] = {}
+    for i, h in enumerate(hypotheses):
+        key = normalise_rule(h.text)
+        if key in by_text:
+            by_text[key].count += 1
+        else:
+            by_text[key] = ScoredRule(hypothesis=h, score=0, count=1, first_index=i)
+    return list(by_text.values())
+
+
+def judge(task: Task, example: Example, response: str, prompt=None, strict: bool = False) -> Application:
+    """Check one response against an example's gold output with the task's answer type."""
+    verdict = get_answer_type(task.answer_type).check(response, example.output, strict=strict)
+    return Application(example.input, example.output, response, verdict.parsed, verdict.correct, prompt)
+
+
+def apply_rules(
+    follower: RuleFollower, items: list[tuple[Task, Hypothesis, Example]], strict: bool = False
+) -> list[Application]:
+    """Apply many (task, rule, example) triples in one follower batch and judge each result."""
+    requests = [ApplyRequest(task, hyp, ex.input) for task, hyp, ex in items]
+    outputs = follower.apply(requests) if requests else []
+    return [judge(task, ex, response, prompt, strict) for (task, _, ex), (response, prompt) in zip(items, outputs)]
+
+
+def score_rules(
+    tasks: list[Task], rules: list[list[ScoredRule]], follower: RuleFollower, strict: bool = False
+) -> None:
+    """Fill ``applications`` and ``score`` of every rule with its results on its task's seen examples."""
+    items, owners = [], []
+    for task, task_rules in zip(tasks, rules):
+        for rule in task_rules:
+            for ex in task.train:
+                items.append((task, rule.hypothesis, ex))
+                owners.append(rule)
+    for rule in {id(r): r for r in owners}.values():
+        rule.applications, rule.score = [], 0
+    for rule, app in zip(owners, apply_rules(follower, items, strict)):
+        rule.applications.append(app)
+        rule.score += int(bool(app.correct))
+
+
+def propose_and_score(
+    tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, n: int, strict: bool = False
+) -> list[list[ScoredRule]]:
+    """Sample ``n`` hypotheses per task, dedupe them, score each unique one on the seen examples."""
+    proposals = proposer.propose(tasks, n)
+    rules = [dedupe(hyps) for hyps in proposals]
+    score_rules(tasks, rules, follower, strict)
+    return rules
+
+
+def select_best(rules: list[ScoredRule], tie_break: str = "first") -> ScoredRule | None:
+    """Highest score; ties go to the rule sampled first, or with ``reference`` to the published code's
+    choice (rules reverse-sorted by text, then the first of the highest score)."""
+    if not rules:
+        return None
+    if tie_break == "reference":
+        ordered = sorted(rules, key=lambda r: r.hypothesis.text, reverse=True)
+        return max(ordered, key=lambda r: r.score)  # max keeps the first of equal scores
+    if tie_break != "first":
+        from redistill.errors import RedistillError
+
+        raise RedistillError(f"unknown tie-break {tie_break!r}; choose 'first' or 'reference'")
+    return min(rules, key=lambda r: (-r.score, r.first_index))
