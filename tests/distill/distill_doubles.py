@@ -65,3 +65,16 @@ class ScriptedFollower:
 
     def usage(self) -> Usage:
         return self._usage
+
+
+def scored_record(task_id: int, suite: str, rules: list[str], n_seen: int = 4, answer_type: str = "list") -> dict:
+    """An augment line as augment writes it, with the scripted follower's known scores."""
+    from redistill.distill.augment import AugmentParams, rule_prompt, task_record
+    from redistill.prompts import Prompts
+    from redistill.search.scoring import propose_and_score
+
+    task = make_task(task_id, n_seen, suite, answer_type)
+    scored = propose_and_score([task], ScriptedProposer({task_id: rules}), ScriptedFollower(), len(rules))[0]
+    params = AugmentParams(hypotheses=len(rules))
+    usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    return task_record(task, scored, "test:teacher", params, rule_prompt(Prompts(), task, "llm"), usage)
