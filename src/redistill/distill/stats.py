@@ -159,10 +159,9 @@ def write_plots(tally: Tally, out_dir: Path) -> list[Path]:
 
 
 def summary_table(stats: dict[str, Any], title: str = "Built training data") -> Table:
-    table = Table(title=title)
-    for col in ("suite", "tasks", "unique rules", "mean score", "rule gen", "rule apply", "pairs",
-                "tasks w/o pairs"):
-        table.add_column(col, justify="left" if col == "suite" else "right")
+    table = Table(title=title, caption="rules: unique rules; no pair: tasks without a preference pair")
+    for col in ("suite", "tasks", "rules", "mean score", "gen rows", "apply rows", "pairs", "no pair"):
+        table.add_column(col, justify="left" if col == "suite" else "right", no_wrap=col == "suite")
     rows = [*stats["suites"].items(), ("total", stats["total"])]
     for i, (name, s) in enumerate(rows):
         mean = "-" if s["mean_score"] is None else f"{s['mean_score']:.2f}"
