@@ -48,7 +48,6 @@ class Tally:
             t.rules_per_task.append(len(generation))
         t.pairs_per_task.append(len(preference))
         t.generation += len(generation)
-        t.application += len(application)
         for row in preference:
             if row.get("score_chosen") is not None:
                 t.chosen_scores.append(row["score_chosen"])
@@ -56,7 +55,12 @@ class Tally:
         for row in generation:
             t.rule_words.append(_words(row["messages"][-1]["content"]))
             t.prompt_words.append(sum(_words(m["content"]) for m in row["messages"][:-1]))
-        t.answer_words += [_words(row["messages"][-1]["content"]) for row in application]
+        self.add_applications(suite, application)
+
+    def add_applications(self, suite: str, rows: list[dict]) -> None:
+        t = self.suites.setdefault(suite, SuiteTally())
+        t.application += len(rows)
+        t.answer_words += [_words(row["messages"][-1]["content"]) for row in rows]
 
 
 def _summary(values: list[int]) -> dict[str, float]:
