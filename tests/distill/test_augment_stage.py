@@ -137,3 +137,16 @@ def test_dry_run_counts_calls_and_cost():
     assert est.cost_usd == pytest.approx(price(Usage(est.prompt_tokens, est.completion_tokens)))
     py = estimate_augment(ts, AugmentParams(hypotheses=10, follower="python"), cost_fn=price, rule_tokens=50)
     assert py.apply_requests == 0 and py.completion_tokens == 2 * 10 * 50
+
+
+def test_cli_dry_run_prints_the_estimate(tmp_path, capsys, monkeypatch):
+    from redistill.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    suite = tmp_path / "lf.jsonl"
+    suite.write_text("".join(json.dumps(t.to_json()) + "\n" for t in tasks(3)))
+    main(["augment", "--teacher", "openai:x", "--suite", "list_func", "--data", str(suite), "--split", "all",
+          "--out", str(tmp_path / "run"), "--hypotheses", "5", "--dry-run", "--price-in", "1", "--price-out", "2"])
+    out = capsys.readouterr().out
+    assert "3 │" in out and "63 │" in out  # 3 rule requests + 5 x 4 x 3 applications = 63 calls
+    assert not (tmp_path / "run").exists()  # a dry run writes nothing
