@@ -20,9 +20,11 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from redistill.cli import tasks
+    from redistill.cli import augment, build, tasks
 
     app.add_typer(tasks.app, name="tasks")
+    build.register(app)
+    augment.register(app)
 
 
 _register()

@@ -1,0 +1,86 @@
+"""``redistill augment``: the teacher proposes and scores rules for every task (resumable, budgeted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from redistill.cli.tasks import DataOpt, SplitOpt
+
+console = Console()
+
+
+def _cost_fn(teacher: str, price_in: float | None, price_out: float | None):
+    """USD per million tokens given on the command line, else the backend price table (if it knows the model)."""
+    if price_in is not None or price_out is not None:
+        return lambda u: (u.prompt_tokens * (price_in or 0.0) + u.completion_tokens * (price_out or 0.0)) / 1e6
+    try:
+        from redistill.llm.usage import cost_fn_for  # provided by the backends work; wired by the lead
+    except ImportError:
+        return None
+    return cost_fn_for(teacher)
+
+
+def augment(
+    teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher, e.g. openai:gpt-4o.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite to augment.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder; writes RUN_DIR/augment/<suite>.jsonl.")],
+    data: DataOpt = None,
+    split: SplitOpt = "train",
+    hypotheses: Annotated[int, typer.Option(help="Rules sampled per task.")] = 50,
+    rule_temperature: Annotated[float, typer.Option(help="Sampling temperature of the rules.")] = 1.0,
+    apply_temperature: Annotated[float, typer.Option(help="Temperature of rule application.")] = 0.7,
+    follower: Annotated[str, typer.Option(help="llm (teacher applies rules) | python (rules are programs).")] = "llm",
+    max_tokens: Annotated[int, typer.Option(help="Token limit per completion.")] = 512,
+    strict: Annotated[bool, typer.Option("--strict", help="Score with the published exact comparison.")] = False,
+    budget_usd: Annotated[float | None, typer.Option(help="Stop before this run's spend would cross X USD.")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Tasks per batch (a kill loses at most one chunk).")] = 16,
+    limit: Annotated[int | None, typer.Option(help="Only the first N tasks.")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="Prompts JSON file (reference layout).")] = None,
+    price_in: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens (overrides the price table).")] = None,
+    price_out: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call count and estimated cost only.")] = False,
+) -> None:
+    """Sample rules from the teacher, score each on the seen examples, append one line per task."""
+    from redistill.distill.augment import AugmentParams, estimate_augment, run_augment
+    from redistill.prompts import load_prompts
+    from redistill.tasks import load_tasks
+
+    tasks = load_tasks(suite, data, split, limit=limit)
+    params = AugmentParams(hypotheses, rule_temperature, apply_temperature, follower, max_tokens, strict)
+    ps = load_prompts(prompts)
+    cost_fn = _cost_fn(teacher, price_in, price_out)
+    if dry_run:
+        est = estimate_augment(tasks, params, ps, cost_fn)
+        table = Table(title=f"augment {suite} ({split}) with {teacher}: estimate")
+        for col in ("tasks", "rule requests", "apply requests", "calls", "prompt tokens", "completion tokens", "USD"):
+            table.add_column(col, justify="right")
+        usd = "unknown price" if est.cost_usd is None else f"{est.cost_usd:.2f}"
+        table.add_row(str(est.tasks), str(est.rule_requests), str(est.apply_requests), str(est.calls),
+                      f"{est.prompt_tokens:,}", f"{est.completion_tokens:,}", usd)
+        console.print(table)
+        return
+
+    from redistill.llm.factory import make_backend
+    from redistill.search.followers import make_follower
+    from redistill.search.proposers import ModelProposer
+
+    backend = make_backend(teacher)
+    proposer = ModelProposer(backend, ps, rule_temperature, max_tokens)
+    rule_follower = make_follower(follower, backend, ps)
+    path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
+    r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
+                    progress=True, prompts=ps)
+    console.print(f"{r.done} tasks done, {r.skipped} already on disk, {r.remaining} left; {r.calls} calls, "
+                  f"{r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, ${r.cost_usd:.2f} -> {path}")
+    if r.stopped_for_budget:
+        console.print(f"[yellow]stopped before crossing the budget of ${budget_usd:.2f}[/]; re-run with a larger "
+                      "--budget-usd to continue")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("augment")(augment)

@@ -1,0 +1,288 @@
+"""The augment stage: a teacher proposes rules for each task, each rule is scored on the seen examples.
+
+One line per finished task is appended to ``RUN_DIR/augment/<suite>.jsonl``::
+
+    {"task_id", "suite", "answer_type", "teacher": SPEC,
+     "params": {"hypotheses", "rule_temperature", "apply_temperature", "follower", "max_tokens", "strict"},
+     "prompt": MESSAGES, "n_seen", "rules": [ScoredRule.to_json() ...],
+     "usage": {"calls", "prompt_tokens", "completion_tokens", "cost_usd"}}
+
+Tasks go through ``propose_and_score`` a chunk at a time (one batch per stage inside a chunk), so a
+kill loses at most the chunk in flight, and with the response cache even that costs nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redistill.errors import RedistillError, located
+from redistill.jsonl import JsonlAppender, read_jsonl_repairing
+from redistill.llm.types import Usage
+from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
+from redistill.search.scoring import propose_and_score
+from redistill.search.types import RuleFollower, RuleProposer, ScoredRule
+from redistill.tasks.model import Task, format_value
+
+CostFn = Callable[[Usage], float]
+"""Dollars for a usage (input and output tokens), e.g. from the backend's price table."""
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """What shapes the teacher data: lines made with different values are never mixed in one file."""
+
+    hypotheses: int = 50
+    """Rules sampled per task (the paper: 50)."""
+    rule_temperature: float = 1.0
+    apply_temperature: float = 0.7
+    follower: str = "llm"
+    """``llm`` (the teacher applies each rule) or ``python`` (rules are programs, executed)."""
+    max_tokens: int = 512
+    strict: bool = False
+    """Score with the published exact-string comparison instead of tolerant parsing."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AugmentResult:
+    done: int = 0
+    """Tasks finished by this run."""
+    skipped: int = 0
+    """Tasks already in the file (resume)."""
+    remaining: int = 0
+    """Tasks left undone (budget stop)."""
+    stopped_for_budget: bool = False
+    calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+
+
+@dataclass
+class AugmentEstimate:
+    """A dry run: what augmenting these tasks would take, before paying for it."""
+
+    tasks: int
+    rule_requests: int
+    """One request with ``n = hypotheses`` per task."""
+    apply_requests: int
+    """Assuming every sampled rule is unique: hypotheses x seen examples per task (0 for exact followers)."""
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+    @property
+    def calls(self) -> int:
+        return self.rule_requests + self.apply_requests
+
+
+def rule_prompt(prompts: Prompts, task: Task, follower: str) -> list[dict[str, str]]:
+    """The rule-generation prompt recorded with the task (the program prompt for the python follower)."""
+    p = prompts.for_suite(task.suite, task.answer_type)
+    return generate_program_messages(p, task) if follower == "python" else generate_rule_messages(p, task)
+
+
+def _tokens(text: str, chars_per_token: float) -> int:
+    return max(1, round(len(text) / chars_per_token))
+
+
+def estimate_augment(
+    tasks: list[Task],
+    params: AugmentParams,
+    prompts: Prompts | None = None,
+    cost_fn: CostFn | None = None,
+    rule_tokens: int = 80,
+    chars_per_token: float = 4.0,
+) -> AugmentEstimate:
+    """Count the calls and estimate tokens and cost: prompts by their length, a rule as ``rule_tokens``,
+    an application's answer as long as the gold output (plus a little)."""
+    prompts = prompts or Prompts()
+    h = params.hypotheses
+    apply_requests = prompt_tokens = completion_tokens = 0
+    placeholder_rule = "x" * int(rule_tokens * chars_per_token)
+    for task in tasks:
+        gen = rule_prompt(prompts, task, params.follower)
+        prompt_tokens += _tokens(gen[-1]["content"], chars_per_token)  # an n-request pays its prompt once
+        completion_tokens += h * rule_tokens
+        if params.follower != "llm":
+            continue
+        p = prompts.for_suite(task.suite, task.answer_type)
+        for ex in task.train:
+            msg = apply_rule_messages(p, placeholder_rule, ex.input)[-1]["content"]
+            apply_requests += h
+            prompt_tokens += h * _tokens(msg, chars_per_token)
+            completion_tokens += h * (_tokens(format_value(ex.output), chars_per_token) + 4)
+    cost = cost_fn(Usage(prompt_tokens, completion_tokens)) if cost_fn else None
+    return AugmentEstimate(len(tasks), len(tasks), apply_requests, prompt_tokens, completion_tokens, cost)
+
+
+def check_lines(path: Path, rows: list[dict], teacher_spec: str, params: AugmentParams) -> None:
+    """Refuse a file whose lines came from another teacher or other sampling parameters."""
+    want = params.to_json()
+    for i, row in enumerate(rows, 1):
+        if row.get("teacher") != teacher_spec:
+            raise located(path, i, "teacher", f"this file was made by teacher {row.get('teacher')!r}, not "
+                          f"{teacher_spec!r}; use another --out run folder, or the same --teacher to resume")
+        got = row.get("params")
+        if not isinstance(got, dict) or got != want:
+            diff = ", ".join(f"{k}={(got or {}).get(k)!r} (now {v!r})" for k, v in want.items()
+                             if not isinstance(got, dict) or got.get(k) != v)
+            raise located(path, i, "params", f"made with other parameters: {diff}; use another --out run "
+                          "folder, or the same parameters to resume")
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Share an integer total out by weights (remainder to the last), so per-task sums equal the total."""
+    if not weights:
+        return []
+    ws = weights if sum(weights) else [1] * len(weights)
+    shares = [total * w // sum(ws) for w in ws]
+    shares[-1] += total - sum(shares)
+    return shares
+
+
+def _usage_of(obj: object) -> Usage:
+    fn = getattr(obj, "usage", None)
+    return fn() if callable(fn) else Usage()
+
+
+def task_record(task: Task, rules: list[ScoredRule], teacher_spec: str, params: AugmentParams,
+                prompt: list[dict[str, str]], usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "task_id": task.id,
+        "suite": task.suite,
+        "answer_type": task.answer_type,
+        "teacher": teacher_spec,
+        "params": params.to_json(),
+        "prompt": prompt,
+        "n_seen": len(task.train),
+        "rules": [r.to_json() for r in rules],
+        "usage": usage,
+    }
+
+
+def _chunk_records(chunk: list[Task], rules: list[list[ScoredRule]], d_prop: Usage, d_foll: Usage,
+                   teacher_spec: str, params: AugmentParams, prompts: Prompts, cost_fn: CostFn | None) -> list[dict]:
+    """Records of a finished chunk; the chunk's usage is shared out: rule tokens evenly over its
+    tasks (one n-request each), application tokens by each task's number of applications."""
+    n_apps = [sum(len(r.applications) for r in task_rules) for task_rules in rules]
+    ones = [1] * len(chunk)
+    shares = zip(_split(d_prop.prompt_tokens, ones), _split(d_prop.completion_tokens, ones),
+                 _split(d_foll.prompt_tokens, n_apps), _split(d_foll.completion_tokens, n_apps))
+    records = []
+    for task, task_rules, apps, (pp, pc, fp, fc) in zip(chunk, rules, n_apps, shares):
+        u = Usage(pp + fp, pc + fc)
+        usage = {
+            "calls": 1 + (apps if params.follower == "llm" else 0),
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "cost_usd": round(cost_fn(u), 8) if cost_fn else 0.0,
+        }
+        records.append(task_record(task, task_rules, teacher_spec, params,
+                                   rule_prompt(prompts, task, params.follower), usage))
+    return records
+
+
+def run_augment(
+    tasks: list[Task],
+    proposer: RuleProposer,
+    follower: RuleFollower,
+    out_path: str | Path,
+    teacher_spec: str,
+    params: AugmentParams,
+    chunk_size: int = 16,
+    budget_usd: float | None = None,
+    cost_fn: CostFn | None = None,
+    progress: bool = True,
+    prompts: Prompts | None = None,
+) -> AugmentResult:
+    """Augment ``tasks`` into ``out_path``, skipping finished ones; stop before ``budget_usd`` of new spend.
+
+    The budget counts this invocation's spend. The cost of a task is estimated from the finished ones
+    (in the file or this run); before any has finished, one task is run alone to measure it.
+    """
+    if chunk_size < 1:
+        raise RedistillError(f"chunk size must be at least 1, got {chunk_size}")
+    out_path = Path(out_path)
+    prompts = prompts or getattr(proposer, "prompts", None) or Prompts()
+    existing = read_jsonl_repairing(out_path)
+    check_lines(out_path, existing, teacher_spec, params)
+    finished = {(str(r.get("suite")), str(r.get("task_id"))) for r in existing}
+    todo = [t for t in tasks if (t.suite, str(t.id)) not in finished]
+    result = AugmentResult(skipped=len(tasks) - len(todo))
+    costs = [float(r.get("usage", {}).get("cost_usd") or 0.0) for r in existing]
+
+    bar = _Bar(len(tasks), result.skipped, enabled=progress)
+    with bar, JsonlAppender(out_path) as out:
+        i = 0
+        while i < len(todo):
+            size = min(chunk_size, len(todo) - i)
+            if budget_usd is not None:
+                per_task = sum(costs) / len(costs) if costs else None
+                if per_task is None:
+                    size = 1  # measure one task before committing to a whole chunk
+                elif per_task > 0:
+                    size = min(size, int((budget_usd - result.cost_usd) // per_task))
+                if result.cost_usd >= budget_usd or size < 1:
+                    result.stopped_for_budget = True
+                    break
+            chunk = todo[i : i + size]
+            before_p, before_f = _usage_of(proposer), _usage_of(follower)
+            rules = propose_and_score(chunk, proposer, follower, params.hypotheses, params.strict)
+            d_prop = _diff(_usage_of(proposer), before_p)
+            d_foll = _diff(_usage_of(follower), before_f)
+            for rec in _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn):
+                out.write(rec)
+                u = rec["usage"]
+                result.done += 1
+                result.calls += u["calls"]
+                result.usage = result.usage + Usage(u["prompt_tokens"], u["completion_tokens"])
+                result.cost_usd += u["cost_usd"]
+                costs.append(u["cost_usd"])
+            i += size
+            left = len(todo) - i
+            bar.update(result, left * (sum(costs) / len(costs)) if costs else None)
+    result.remaining = len(todo) - result.done
+    return result
+
+
+def _diff(after: Usage, before: Usage) -> Usage:
+    return Usage(after.prompt_tokens - before.prompt_tokens, after.completion_tokens - before.completion_tokens)
+
+
+class _Bar:
+    """Rich progress: tasks, calls, tokens, spend and an estimate of the spend still to come."""
+
+    def __init__(self, total: int, already: int, enabled: bool):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("augment"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+        )
+        self.task = self.progress.add_task("tasks", total=total, completed=already, info="")
+        self.already = already
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+    def update(self, r: AugmentResult, remaining_usd: float | None) -> None:
+        if not self.enabled:
+            return
+        tokens = r.usage.prompt_tokens + r.usage.completion_tokens
+        rest = f" | ~${remaining_usd:.2f} to go" if remaining_usd is not None else ""
+        info = f"{r.calls} calls | {tokens:,} tokens | ${r.cost_usd:.2f}{rest}"
+        self.progress.update(self.task, completed=self.already + r.done, info=info)

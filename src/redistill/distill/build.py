@@ -1,0 +1,278 @@
+"""The build stage: augment files -> training data in ``RUN_DIR/data/``.
+
+Three datasets (the shapes the training stage codes against)::
+
+    rule_generation.jsonl   {"messages": [user, assistant=RULE], "suite", "task_id", "score", "n_seen"}
+    rule_application.jsonl  {"messages": [user, assistant=OUTPUT], "suite", "task_id"}
+    preference.jsonl        {"prompt": [user], "chosen": [assistant], "rejected": [assistant],
+                             "score_chosen", "score_rejected", "n_seen", "suite", "task_id"}
+
+Preference pairs (both modes): for a task, every (better, worse) pair of unique rules with
+``score(better) - score(worse) > margin(suite)``, optionally capped per task by seeded sampling.
+
+Default mode (learn only from what worked):
+  - generation keeps unique rules scoring at least ``min_score`` (default 1: one seen example right);
+  - application keeps only *correct* applications, with the gold output as the answer, of rules that
+    are the chosen side of a pair or reach their task's top score (so a task whose rules all tie
+    still contributes).
+
+``--paper-compat`` (the published construct_pair.py):
+  - generation keeps every unique rule whatever its score;
+  - application keeps every application of the chosen rules, correct or not, with the teacher's raw
+    response as the answer.
+
+Why the default differs: SFT imitates its targets. A rule that fits no seen example, or an
+application that produced the wrong output, teaches the student to write wrong rules and to
+misapply right ones; the preference stage is where bad rules belong, as the rejected side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redistill.distill.exports import EXPORTS, export_llama_factory, save_hf
+from redistill.distill.stats import Tally, compute_stats, write_plots
+from redistill.errors import RedistillError, located
+from redistill.jsonl import write_json, write_jsonl
+from redistill.prompts import Prompts, apply_rule_messages
+from redistill.search.scoring import normalise_rule
+from redistill.tasks import format_value, get_suite
+
+VERSION = 1
+DATA_FILES = ("rule_generation.jsonl", "rule_application.jsonl", "preference.jsonl")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    paper_compat: bool = False
+    """Reproduce the published construction (see the module docstring)."""
+    margins: dict[str, int] = field(default_factory=dict)
+    """Per-suite pair margins overriding the suite defaults (1d_arc 1, acre 2, list_func 3, scan 4)."""
+    max_pairs_per_task: int | None = None
+    """Cap on preference pairs per task, sampled deterministically with ``seed``."""
+    min_score: int | None = None
+    """Generation data keeps rules scoring at least this; None: 1 by default, 0 with paper_compat."""
+    seed: int = 0
+    exports: tuple[str, ...] = ()
+    """Extra formats: ``llama-factory``."""
+
+    def __post_init__(self) -> None:
+        if self.max_pairs_per_task is not None and self.max_pairs_per_task < 1:
+            raise RedistillError(f"--max-pairs-per-task must be at least 1, got {self.max_pairs_per_task}")
+        if self.min_score is not None and self.min_score < 0:
+            raise RedistillError(f"--min-score must be 0 or more, got {self.min_score}")
+        for suite, m in self.margins.items():
+            if m < 0:
+                raise RedistillError(f"--margin {suite}={m}: a margin must be 0 or more")
+        for e in self.exports:
+            if e not in EXPORTS:
+                raise RedistillError(f"unknown export {e!r}; choose one of: {', '.join(EXPORTS)}")
+
+    @property
+    def score_floor(self) -> int:
+        return self.min_score if self.min_score is not None else (0 if self.paper_compat else 1)
+
+    def margin(self, suite: str, answer_type: str) -> int:
+        if suite in self.margins:
+            return self.margins[suite]
+        return get_suite(suite, answer_type).margin
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["exports"] = list(self.exports)
+        return d
+
+
+def parse_margins(values: list[str]) -> dict[str, int]:
+    """``["list_func=2", "acre=1"]`` -> ``{"list_func": 2, "acre": 1}`` (suite aliases accepted)."""
+    out = {}
+    for v in values:
+        name, sep, num = v.partition("=")
+        if not sep or not num.strip().lstrip("-").isdigit():
+            raise RedistillError(f"--margin {v!r}: expected SUITE=INTEGER, e.g. list_func=2")
+        try:
+            name = get_suite(name.strip()).name
+        except RedistillError:
+            name = name.strip()  # a custom suite keeps its own name
+        out[name] = int(num)
+    return out
+
+
+@dataclass
+class BuildResult:
+    stats: dict[str, Any]
+    skipped: bool
+    """True when the manifest matched: nothing was rebuilt."""
+    data_dir: Path
+
+
+def _read_lines(path: Path) -> list[tuple[int, dict]]:
+    """Parse an augment file without modifying it (augment may be appending): a truncated last line
+    is dropped with a warning, a bad line elsewhere is an error."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rows = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            if all(not rest.strip() for rest in lines[i:]):
+                warnings.warn(f"{path}:{i}: ignoring a truncated last line (interrupted write)", stacklevel=2)
+                break
+            raise located(path, i, None, f"not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise located(path, i, None, "expected a JSON object (one task per line)")
+        rows.append((i, obj))
+    return rows
+
+
+def _validate(rec: dict, path: Path, line: int) -> None:
+    for key, kind in (("task_id", (int, str)), ("suite", str), ("prompt", list), ("rules", list)):
+        if not isinstance(rec.get(key), kind):
+            raise located(path, line, key, "missing or of the wrong type; is this an augment file?")
+    for j, rule in enumerate(rec["rules"]):
+        if not isinstance(rule, dict) or not isinstance(rule.get("rule"), str) or not isinstance(rule.get("score"), int):
+            raise located(path, line, f"rules[{j}]", "expected an object with 'rule' (text) and 'score' (integer)")
+        for k, app in enumerate(rule.get("applications") or []):
+            if not isinstance(app, dict) or "response" not in app or "input" not in app:
+                raise located(path, line, f"rules[{j}].applications[{k}]", "expected 'input', 'gold', 'response', 'correct'")
+
+
+def load_records(run_dir: str | Path) -> list[dict]:
+    """Every task line of ``RUN_DIR/augment/*.jsonl``, validated; a task seen twice is an error."""
+    aug = Path(run_dir) / "augment"
+    files = sorted(aug.glob("*.jsonl"))
+    if not files:
+        raise RedistillError(f"{aug}: no augment files (*.jsonl); run `redistill augment --out {run_dir}` "
+                             "or `redistill import` first")
+    records, seen = [], {}
+    for path in files:
+        for line, rec in _read_lines(path):
+            _validate(rec, path, line)
+            key = (rec["suite"], str(rec["task_id"]))
+            if key in seen:
+                raise located(path, line, "task_id", f"task {key[1]} of {key[0]} already appears at {seen[key]}")
+            seen[key] = f"{path.name}:{line}"
+            records.append(rec)
+    return records
+
+
+def input_hash(run_dir: str | Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted((Path(run_dir) / "augment").glob("*.jsonl")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _unique_rules(rules: list[dict]) -> list[dict]:
+    """Unique by whitespace-normalised text (first kept), best first; ties keep sample order."""
+    by_text: dict[str, dict] = {}
+    for i, r in enumerate(rules):
+        by_text.setdefault(normalise_rule(r["rule"]), {**r, "_order": r.get("first_index", i)})
+    return sorted(by_text.values(), key=lambda r: (-r["score"], r["_order"]))
+
+
+def _assistant(text: str) -> dict[str, str]:
+    return {"role": "assistant", "content": text}
+
+
+def task_rows(rec: dict, opts: BuildOptions, prompts: Prompts) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """One task's generation, application and preference rows, and its unique rules."""
+    suite, answer_type = rec["suite"], rec.get("answer_type", "list")
+    task_id, n_seen, prompt = str(rec["task_id"]), rec.get("n_seen"), rec["prompt"]
+    rules = _unique_rules(rec["rules"])
+    margin = opts.margin(suite, answer_type)
+    meta = {"suite": suite, "task_id": task_id}
+
+    generation = [
+        {"messages": [*prompt, _assistant(r["rule"])], **meta, "score": r["score"], "n_seen": n_seen}
+        for r in rules if r["score"] >= opts.score_floor
+    ]
+    pairs = [(x, y) for x in rules for y in rules if x["score"] > y["score"] + margin]
+    if opts.max_pairs_per_task is not None and len(pairs) > opts.max_pairs_per_task:
+        keep = random.Random(f"{opts.seed}/{suite}/{task_id}").sample(range(len(pairs)), opts.max_pairs_per_task)
+        pairs = [pairs[i] for i in sorted(keep)]
+    preference = [
+        {"prompt": prompt, "chosen": [_assistant(x["rule"])], "rejected": [_assistant(y["rule"])],
+         "score_chosen": x["score"], "score_rejected": y["score"], "n_seen": n_seen, **meta}
+        for x, y in pairs
+    ]
+
+    chosen = {normalise_rule(x["rule"]) for x, _ in pairs}
+    top = rules[0]["score"] if rules else 0
+    if not opts.paper_compat and top >= max(1, opts.score_floor):
+        chosen |= {normalise_rule(r["rule"]) for r in rules if r["score"] == top}
+    p = prompts.for_suite(suite, answer_type)
+    application = []
+    for r in rules:
+        if normalise_rule(r["rule"]) not in chosen:
+            continue
+        for app in r.get("applications") or []:
+            if not opts.paper_compat and not app.get("correct"):
+                continue
+            user = app.get("prompt") or apply_rule_messages(p, r["rule"], app["input"])
+            answer = app["response"] if opts.paper_compat else format_value(app.get("gold"))
+            application.append({"messages": [*user, _assistant(answer)], **meta})
+    return generation, application, preference, rules
+
+
+def write_data(data_dir: Path, generation: list[dict], application: list[dict], preference: list[dict],
+               tally: Tally, exports: tuple[str, ...]) -> dict[str, Any]:
+    """Write the three JSONL files, the DatasetDict, any exports, stats.json and the plots."""
+    write_jsonl(data_dir / "rule_generation.jsonl", generation)
+    write_jsonl(data_dir / "rule_application.jsonl", application)
+    write_jsonl(data_dir / "preference.jsonl", preference)
+    save_hf(data_dir / "hf", {"rule_generation": generation, "rule_application": application,
+                              "preference": preference})
+    if "llama-factory" in exports:
+        export_llama_factory(data_dir / "llama_factory", generation, application, preference)
+    stats = compute_stats(tally)
+    write_json(data_dir / "stats.json", stats)
+    write_plots(tally, data_dir / "plots")
+    return stats
+
+
+def _manifest_matches(data_dir: Path, manifest: dict) -> bool:
+    path = data_dir / "manifest.json"
+    if not path.exists() or not all((data_dir / f).exists() for f in (*DATA_FILES, "stats.json")):
+        return False
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return False
+    return all(old.get(k) == manifest[k] for k in ("input_hash", "options", "version"))
+
+
+def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Prompts | None = None,
+              force: bool = False) -> BuildResult:
+    """Build ``RUN_DIR/data`` from ``RUN_DIR/augment``; skipped when inputs and options are unchanged."""
+    opts, prompts = opts or BuildOptions(), prompts or Prompts()
+    run_dir = Path(run_dir)
+    data_dir = run_dir / "data"
+    records = load_records(run_dir)
+    manifest = {"version": VERSION, "input_hash": input_hash(run_dir),
+                "options": {**opts.to_json(), "prompts": prompts.source}}
+    if not force and _manifest_matches(data_dir, manifest):
+        stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
+        return BuildResult(stats, True, data_dir)
+
+    generation, application, preference = [], [], []
+    tally = Tally()
+    for rec in records:
+        gen, app, pref, rules = task_rows(rec, opts, prompts)
+        generation += gen
+        application += app
+        preference += pref
+        tally.add_task(rec["suite"], [r["score"] for r in rules], gen, app, pref)
+    stats = write_data(data_dir, generation, application, preference, tally, opts.exports)
+    manifest["counts"] = {"tasks": len(records), "rule_generation": len(generation),
+                          "rule_application": len(application), "preference": len(preference)}
+    write_json(data_dir / "manifest.json", manifest)  # last: its presence means the build finished
+    return BuildResult(stats, False, data_dir)
