@@ -23,6 +23,11 @@ def _register() -> None:
     from redistill.cli import tasks
 
     app.add_typer(tasks.app, name="tasks")
+    from redistill.cli import eval as eval_cli
+    from redistill.cli import report as report_cli
+
+    app.command("eval")(eval_cli.eval_command)
+    app.command("report")(report_cli.report_command)
 
 
 _register()
