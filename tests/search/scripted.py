@@ -11,6 +11,7 @@ import ast
 import itertools
 import json
 import re
+import time
 import zlib
 
 from redistill.llm.types import Completion, Request, Usage
@@ -69,8 +70,10 @@ class ScriptedBackend:
 
     spec = "scripted:test"
 
-    def __init__(self, fail_on_batch: int | None = None, correct_every: int = 3):
+    def __init__(self, fail_on_batch: int | None = None, correct_every: int = 3, delay: float = 0.0):
         self.batches: list[list[Request]] = []
+        self.delay = delay
+        """Seconds to sleep per generate call (lets a test interrupt a run from outside)."""
         self.fail_on_batch = fail_on_batch
         """Raise KeyboardInterrupt on this (1-based) generate call: an interruption mid-run."""
         self.correct_every = correct_every
@@ -84,6 +87,7 @@ class ScriptedBackend:
 
     def generate(self, requests: list[Request], progress=None) -> list[Completion]:
         self.batches.append(list(requests))
+        time.sleep(self.delay)
         if self.fail_on_batch is not None and len(self.batches) == self.fail_on_batch:
             raise KeyboardInterrupt
         out = []
