@@ -25,7 +25,8 @@ def test_misbehaving_programs_are_misses_and_good_ones_still_run(tmp_path):
         "loop_swallowing_timeouts": (prog("while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass"), "error: timed out"),
         "c_level_loop": (prog("return [sum(range(10**13))]"), "error: timed out"),
         "memory_bomb": (prog("return [0] * (10**10)"), "error: memory limit"),
-        "memory_growth": (prog("a = []\nwhile True:\n    a.append(bytearray(10**8))"), "error: memory limit"),
+        # growth that touches its pages may hit the time limit first on a loaded machine: a miss either way
+        "memory_growth": (prog("a = []\nwhile True:\n    a.append(bytearray(10**8))"), ("error: memory limit", "error: timed out")),
         "hard_crash": (prog("os._exit(3)", "import os\n"), "error: the program crashed"),
         "raises": (prog("return x[99]"), "error: IndexError"),
         "wrong_type": (prog("return 5"), "error: transform returned int"),
