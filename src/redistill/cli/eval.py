@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from redistill.eval.report import label_of, summary_table
-from redistill.eval.runner import EvalConfig, run_eval
+from redistill.eval.runner import EvalConfig, prepare, run_eval
 
 console = Console()
 _HELP = {f.name: f.metadata.get("help", "") for f in fields(EvalConfig)}
@@ -74,7 +74,7 @@ def eval_command(
         max_tokens=max_tokens, limit=limit, prompts=prompts, strict=strict, seed=seed, tie_break=tie_break,
         early_stop=early_stop, oracle=oracle, chunk_size=chunk_size,
     )
-    cfg.check()  # before loading a model
+    suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
     backend = _make_backend(model, cfg.adapters or None, _cache(no_cache, cache_dir))
-    summaries = run_eval(cfg, out, backend, console=console)
+    summaries = run_eval(cfg, out, backend, console=console, suites=suites)
     console.print(summary_table(summaries, title=f"{label_of(cfg.to_json())} -> {out}"))

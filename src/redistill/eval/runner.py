@@ -148,20 +148,30 @@ def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dic
                       cfg.strict, cfg.use_oracle, on_stage=backend.stage)
 
 
-def run_eval(
-    cfg: EvalConfig, out: str | Path, backend: Backend, cost_fn: CostFn | None = None,
-    console: Console | None = None,
-) -> dict[str, dict]:
-    """Evaluate every suite of ``cfg`` into ``out``, skipping tasks already there; returns the summaries."""
+def prepare(cfg: EvalConfig, out: str | Path) -> dict[str, list[Task]]:
+    """Check settings, load every suite and check the output folder: all before a model is loaded."""
     cfg.check()
-    out = Path(out)
-    prompts = load_prompts(cfg.prompts)
+    load_prompts(cfg.prompts)
     suites = {s: load_tasks(s, cfg.data, cfg.split, limit=cfg.limit) for s in cfg.suites}
     if cfg.method == "search" and cfg.follower == "python":
         for tasks in suites.values():
             for t in tasks[:1]:
                 check_python_suite(t.suite, t.answer_type)
-    _check_resume(out, cfg)
+    _check_resume(Path(out), cfg)
+    return suites
+
+
+def run_eval(
+    cfg: EvalConfig, out: str | Path, backend: Backend, cost_fn: CostFn | None = None,
+    console: Console | None = None, suites: dict[str, list[Task]] | None = None,
+) -> dict[str, dict]:
+    """Evaluate every suite of ``cfg`` into ``out``, skipping tasks already there; returns the summaries.
+
+    ``suites`` is what ``prepare`` returned, when the caller already called it.
+    """
+    suites = suites if suites is not None else prepare(cfg, out)
+    out = Path(out)
+    prompts = load_prompts(cfg.prompts)
     out.mkdir(parents=True, exist_ok=True)
     old_cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
     merged = cfg.to_json() | {"suites": sorted(set(old_cfg.get("suites", [])) | set(cfg.suites))}
