@@ -10,6 +10,7 @@ from search.scripted import ScriptedBackend
 
 from redistill.errors import RedistillError
 from redistill.eval.metrics import accuracy_vs_h, rejudge, summarize
+from redistill.eval.report import accuracy_curve
 from redistill.eval.runner import EvalConfig, run_eval
 from redistill.jsonl import read_jsonl
 
@@ -94,6 +95,7 @@ def test_accuracy_vs_h_from_saved_traces(tmp_path, lists):
     assert [p["h"] for p in curve] == list(range(1, 11))
     assert curve[-1]["accuracy"] == pytest.approx(LIST_SEARCH_ACCURACY)
     assert curve[0]["accuracy"] < curve[-1]["accuracy"]  # one sample is seldom the right rule
+    assert accuracy_curve(tmp_path / "run", "list_func") == curve
     rows_no_oracle = read_jsonl(_run(tmp_path / "b", lists))
     with pytest.raises(RedistillError, match="--oracle"):
         accuracy_vs_h(rows_no_oracle)

@@ -9,6 +9,8 @@ from typing import Any
 from rich.table import Table
 
 from redistill.errors import RedistillError
+from redistill.eval.metrics import accuracy_vs_h
+from redistill.jsonl import read_jsonl
 
 
 def label_of(config: dict[str, Any]) -> str:
@@ -97,3 +99,12 @@ def summary_table(summaries: dict[str, dict], title: str = "Evaluation") -> Tabl
         for qtype, value in (s.get("by_query_type") or {}).items():
             table.add_row(f"  {qtype}", "", _pct(value), *[""] * 7)
     return table
+
+
+def accuracy_curve(folder: str | Path, suite: str) -> list[dict[str, float]]:
+    """Accuracy vs number of sampled rules for one suite of an evaluation folder (no model calls)."""
+    evaluation = load_evaluation(folder)
+    path = Path(folder) / f"{suite}.jsonl"
+    if not path.exists():
+        raise RedistillError(f"{path}: not found; suites in {folder}: {', '.join(evaluation['summary']) or 'none'}")
+    return accuracy_vs_h(read_jsonl(path), evaluation["config"].get("tie_break", "first"))

@@ -89,8 +89,8 @@ class EvalConfig:
 class _StageBars:
     """Backend wrapper and stage callback driving one rich progress bar per stage (count, tokens)."""
 
-    def __init__(self, backend: Backend, progress: Progress | None, suite: str):
-        self.inner, self.progress, self.suite = backend, progress, suite
+    def __init__(self, backend: Backend, progress: Progress | None, suite: str, cost_fn: CostFn | None = None):
+        self.inner, self.progress, self.suite, self.cost_fn = backend, progress, suite, cost_fn
         self.spec = backend.spec
         self.bar: Any = None
         self.usage = Usage()
@@ -101,7 +101,8 @@ class _StageBars:
     def stage(self, name: str, total: int) -> None:
         self.finish()
         if self.progress is not None:
-            self.bar = self.progress.add_task(f"{self.suite}: {name}", total=total, tokens=0)
+            self.bar = self.progress.add_task(f"{self.suite}: {name}", total=total, tokens=0, cost="")
+            self._stage_usage = Usage()
 
     def finish(self) -> None:
         if self.progress is not None and self.bar is not None:
@@ -111,8 +112,10 @@ class _StageBars:
     def _advance(self, n: int, usage: Usage) -> None:
         self.usage = self.usage + usage
         if self.progress is not None and self.bar is not None:
-            tokens = usage.prompt_tokens + usage.completion_tokens
-            self.progress.update(self.bar, advance=n, tokens=self.progress.tasks[self.bar].fields["tokens"] + tokens)
+            self._stage_usage = self._stage_usage + usage
+            u = self._stage_usage
+            cost = f"${self.cost_fn(u):.4f}" if self.cost_fn else ""
+            self.progress.update(self.bar, advance=n, tokens=u.prompt_tokens + u.completion_tokens, cost=cost)
 
     def generate(self, requests, progress=None):
         return self.inner.generate(requests, progress=self._advance)
@@ -181,7 +184,7 @@ def run_eval(
     summary_path = out / "summary.json"
     summaries = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[tokens]} tok"), TimeElapsedColumn()]
+               TextColumn("{task.fields[tokens]} tok"), TextColumn("{task.fields[cost]}"), TimeElapsedColumn()]
     names: list[str] = []
     with Progress(*columns, console=console, transient=False) as progress:
         for suite, tasks in suites.items():
@@ -190,7 +193,7 @@ def run_eval(
             path = out / f"{name}.jsonl"
             done = {r["key"] for r in read_jsonl_repairing(path)}
             todo = [t for t in tasks if t.key not in done]
-            bars = _StageBars(backend, progress, name)
+            bars = _StageBars(backend, progress, name, cost_fn)
             with JsonlAppender(path) as appender:
                 for i in range(0, len(todo), cfg.chunk_size):
                     chunk = todo[i : i + cfg.chunk_size]
