@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from distill_doubles import ScriptedFollower, ScriptedProposer, make_task
 
 from redistill.distill.augment import AugmentParams, estimate_augment, run_augment
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl
 from redistill.llm.types import Usage
+from tests.distill.distill_doubles import ScriptedFollower, ScriptedProposer, make_task
 
 SCRIPT = {
     0: ["rule 4 all", "rule 1 one", "rule 4 all", "rule  0 none"],  # "rule 4 all" twice; spacing differs below

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from distill_doubles import scored_record
 
 from redistill.cli import main
 from redistill.distill.build import BuildOptions, parse_margins, run_build
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_jsonl
+from tests.distill.distill_doubles import scored_record
 
 RECORDS = [
     # list_func (margin 3), 4 seen: scores 4, 1, 0

@@ -21,10 +21,14 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     from redistill.cli import augment, build, tasks
+    from redistill.cli import eval as eval_cli
+    from redistill.cli import report as report_cli
 
     app.add_typer(tasks.app, name="tasks")
     build.register(app)
     augment.register(app)
+    app.command("eval")(eval_cli.eval_command)
+    app.command("report")(report_cli.report_command)
 
 
 _register()
@@ -33,7 +37,11 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user-fixable errors print as one clean line (exit 2), never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except RedistillError as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -1,0 +1,138 @@
+"""Hypothesis search, stage-batched engine vs a naive sequential loop, on the same tiny local model.
+
+Both ways run the same search (same tasks, H, prompts, sampling settings and seeds) through
+``make_backend("hf:PATH", cache=None)``. The naive loop is written the way the reference code works:
+one ``generate`` per sampled rule, one per (rule, seen example), one per unseen example, in sequence.
+Prints wall times, model calls (requests) and ``generate`` invocations each way, and the ratio.
+
+    PYTHONPATH=src python benchmarks/search_speed.py [--data ../shared/benchmarks] [--model PATH]
+
+Without --data (or REDISTILL_DATA) 25 generated stand-in list tasks are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from redistill.llm.types import Request, SamplingParams
+from redistill.prompts import apply_rule_messages, generate_rule_messages, load_prompts
+from redistill.search.engine import run_search
+from redistill.search.followers import LLMFollower
+from redistill.search.proposers import ModelProposer
+from redistill.search.scoring import judge
+from redistill.tasks import Example, Task, load_tasks
+
+
+def stand_in_tasks(n: int, seed: int = 0) -> list[Task]:
+    """List tasks with 8 seen and 8 unseen examples, like List Function's."""
+    rng = random.Random(seed)
+    fns = [lambda x: x[::-1], sorted, lambda x: [v + 1 for v in x], lambda x: x[1:], lambda x: [sum(x)]]
+    tasks = []
+    for i in range(n):
+        fn = fns[i % len(fns)]
+        xs = [[rng.randint(0, 20) for _ in range(rng.randint(1, 6))] for _ in range(16)]
+        ex = [Example(str(x), str(fn(x))) for x in xs]
+        tasks.append(Task(i, "list_func", ex[:8], ex[8:]))
+    return tasks
+
+
+def corpus(n: int = 300, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    words = ["rule", "input", "output", "the", "list", "reverse", "sort", "each", "element", "apply"]
+    return [f"Input: {[rng.randint(0, 99) for _ in range(5)]}\nOutput: {[rng.randint(0, 99) for _ in range(3)]}\n"
+            + " ".join(rng.choices(words, k=8)) for _ in range(n)]
+
+
+class Counting:
+    """Backend wrapper counting ``generate`` invocations and requests."""
+
+    def __init__(self, inner):
+        self.inner, self.spec = inner, inner.spec
+        self.invocations = self.requests = 0
+
+    def identity(self):
+        return self.inner.identity()
+
+    def generate(self, requests, progress=None):
+        self.invocations += 1
+        self.requests += len(requests)
+        return self.inner.generate(requests, progress)
+
+
+def naive_search(tasks, backend, prompts, H, rule_params, apply_params):
+    """The reference code's shape: everything one prompt at a time."""
+    correct = total = 0
+    for t in tasks:
+        p = prompts.for_suite(t.suite, t.answer_type)
+        rules = []
+        for h in range(H):  # one sample per call; a distinct seed per sample, as n=H sampling draws distinct ones
+            params = replace(rule_params, seed=None if rule_params.seed is None else rule_params.seed + h)
+            rules.append(backend.generate([Request(generate_rule_messages(p, t), params)])[0].texts[0])
+        scores = []
+        for rule in rules:
+            hits = 0
+            for ex in t.train:
+                text = backend.generate([Request(apply_rule_messages(p, rule, ex.input), apply_params)])[0].texts[0]
+                hits += judge(t, ex, text).correct
+            scores.append(hits)
+        best = rules[scores.index(max(scores))]
+        for ex in t.test:
+            text = backend.generate([Request(apply_rule_messages(p, best, ex.input), apply_params)])[0].texts[0]
+            correct += judge(t, ex, text).correct
+            total += 1
+    return correct / max(total, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.environ.get("REDISTILL_DATA"))
+    ap.add_argument("--model", help="an hf model folder (default: build a tiny one here)")
+    ap.add_argument("--tasks", type=int, default=25)
+    ap.add_argument("--hypotheses", type=int, default=10)
+    ap.add_argument("--rule-tokens", type=int, default=48)
+    ap.add_argument("--apply-tokens", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from redistill.llm.factory import make_backend  # the backends issue
+
+    from redistill.train.scratch import build_student
+
+    tmp = tempfile.mkdtemp(prefix="search-speed-")
+    model = args.model or str(build_student(corpus(), Path(tmp) / "tiny", hidden_size=64, num_layers=2, num_heads=2,
+                                            vocab_size=512))
+    tasks = (load_tasks("list_func", args.data, "test", limit=args.tasks) if args.data
+             else stand_in_tasks(args.tasks, args.seed))
+    prompts = load_prompts(None)
+    H, seed = args.hypotheses, args.seed
+    rule_params = SamplingParams(n=1, temperature=0.9, max_tokens=args.rule_tokens, seed=seed)
+    apply_params = SamplingParams(n=1, temperature=0.7, max_tokens=args.apply_tokens, seed=seed)
+
+    engine_backend = Counting(make_backend(f"hf:{model}", cache=None))
+    start = time.perf_counter()
+    rows = run_search(tasks, ModelProposer(engine_backend, prompts, 0.9, args.rule_tokens, seed=seed),
+                      LLMFollower(engine_backend, prompts, 0.7, args.apply_tokens, seed=seed), H=H)
+    engine_s = time.perf_counter() - start
+    engine_acc = sum(sum(r["correct"]) for r in rows) / max(sum(len(r["correct"]) for r in rows), 1)
+
+    naive_backend = Counting(make_backend(f"hf:{model}", cache=None))
+    start = time.perf_counter()
+    naive_acc = naive_search(tasks, naive_backend, prompts, H, rule_params, apply_params)
+    naive_s = time.perf_counter() - start
+
+    print(f"{len(tasks)} tasks, H={H}, model {model}")
+    print(f"engine: {engine_s:8.1f} s  {engine_backend.requests:6d} requests  {engine_backend.invocations:5d} generate calls"
+          f"  accuracy {engine_acc:.3f}")
+    print(f"naive : {naive_s:8.1f} s  {naive_backend.requests:6d} requests  {naive_backend.invocations:5d} generate calls"
+          f"  accuracy {naive_acc:.3f}")
+    print(f"speed-up (naive / engine wall time): {naive_s / engine_s:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

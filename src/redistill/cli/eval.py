@@ -1,0 +1,80 @@
+"""``redistill eval``: run a method (io | search) of a model on suites; resumable into --out."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from redistill.eval.report import label_of, summary_table
+from redistill.eval.runner import EvalConfig, prepare, run_eval
+
+console = Console()
+_HELP = {f.name: f.metadata.get("help", "") for f in fields(EvalConfig)}
+
+
+def _opt(name: str, *flags: str) -> typer.models.OptionInfo:
+    return typer.Option(*flags, help=_HELP[name])
+
+
+def _make_backend(spec: str, adapters: list[str] | None, cache):
+    """Build the backend (imported here: the backends live in ``redistill.llm.factory``)."""
+    from redistill.llm.factory import make_backend
+
+    return make_backend(spec, adapter=adapters, cache=cache)
+
+
+def _cache(no_cache: bool, cache_dir: Path | None):
+    if no_cache:
+        return None
+    if cache_dir is None:
+        return "default"
+    from redistill.llm.cache import ResponseCache
+
+    return ResponseCache(cache_dir)
+
+
+def _split_list(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def eval_command(
+    model: Annotated[str, _opt("model", "--model")],
+    suite: Annotated[list[str], _opt("suites", "--suite")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (re-running into it resumes).")],
+    adapter: Annotated[list[str] | None, _opt("adapters", "--adapter")] = None,
+    data: Annotated[str | None, _opt("data", "--data")] = None,
+    split: Annotated[str, _opt("split", "--split")] = "test",
+    method: Annotated[str, _opt("method", "--method")] = "search",
+    hypotheses: Annotated[int, _opt("hypotheses", "--hypotheses")] = 10,
+    rule_temperature: Annotated[float, _opt("rule_temperature", "--rule-temperature")] = 0.9,
+    apply_temperature: Annotated[float, _opt("apply_temperature", "--apply-temperature")] = 0.7,
+    io_temperature: Annotated[float, _opt("io_temperature", "--io-temperature")] = 0.6,
+    follower: Annotated[str, _opt("follower", "--follower")] = "llm",
+    max_tokens: Annotated[int | None, _opt("max_tokens", "--max-tokens")] = None,
+    limit: Annotated[int | None, _opt("limit", "--limit")] = None,
+    prompts: Annotated[str | None, _opt("prompts", "--prompts")] = None,
+    strict: Annotated[bool, _opt("strict", "--strict")] = False,
+    seed: Annotated[int | None, _opt("seed", "--seed")] = None,
+    tie_break: Annotated[str, _opt("tie_break", "--tie-break")] = "first",
+    early_stop: Annotated[bool, _opt("early_stop", "--early-stop")] = False,
+    oracle: Annotated[bool | None, _opt("oracle", "--oracle/--no-oracle")] = None,
+    chunk_size: Annotated[int, _opt("chunk_size", "--chunk-size")] = 64,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Response cache folder.")] = None,
+) -> None:
+    """Evaluate a model with direct prompting (io) or hypothesis search on one or more suites."""
+    cfg = EvalConfig(
+        model=model, adapters=list(adapter or []), suites=_split_list(suite), data=data, split=split,
+        method=method, hypotheses=hypotheses, rule_temperature=rule_temperature,
+        apply_temperature=apply_temperature, io_temperature=io_temperature, follower=follower,
+        max_tokens=max_tokens, limit=limit, prompts=prompts, strict=strict, seed=seed, tie_break=tie_break,
+        early_stop=early_stop, oracle=oracle, chunk_size=chunk_size,
+    )
+    suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
+    backend = _make_backend(model, cfg.adapters or None, _cache(no_cache, cache_dir))
+    summaries = run_eval(cfg, out, backend, console=console, suites=suites)
+    console.print(summary_table(summaries, title=f"{label_of(cfg.to_json())} -> {out}"))

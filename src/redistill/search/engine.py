@@ -1,0 +1,145 @@
+"""Hypothesis search, batched by stage rather than by task.
+
+1. rule generation: every task's H samples in one proposer call (or, with early stop, in rounds);
+2. rule application on the seen examples: every unique (rule, example) pair of every task in one
+   follower batch (``search.scoring``), then selection with the tie-break;
+3. final application: the chosen rule of every task on its unseen inputs in one batch (with
+   ``oracle``, every unique rule, which also gives the best-of-H ceiling and the accuracy-vs-H curve).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from redistill.errors import RedistillError
+from redistill.search.followers import check_python_suite
+from redistill.search.results import TaskMeter, task_row
+from redistill.search.scoring import apply_rules, normalise_rule, score_rules, select_best
+from redistill.search.types import Application, ApplyRequest, RuleFollower, RuleProposer, ScoredRule
+from redistill.tasks.model import Task
+
+StageFn = Callable[[str, int], None]
+"""Called before each stage with its name and number of requests (drives progress display)."""
+
+
+class _Attributed:
+    """Wraps a follower so each request's tokens and calls are charged to its task."""
+
+    def __init__(self, inner: RuleFollower, meter: TaskMeter, stage: str, on_stage: StageFn | None):
+        self.inner, self.meter, self.stage, self.on_stage = inner, meter, stage, on_stage
+        self.name = inner.name
+
+    def apply(self, requests: list[ApplyRequest]):
+        if self.on_stage:
+            self.on_stage(self.stage, len(requests))
+        out = self.inner.apply(requests)
+        usages = getattr(self.inner, "last_usages", None) or []
+        model_calls = int(hasattr(self.inner, "backend"))
+        for i, r in enumerate(requests):
+            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, model_calls)
+        return out
+
+    def usage(self):
+        return self.inner.usage()
+
+
+def _check_follower(follower: RuleFollower, tasks: list[Task]) -> None:
+    if follower.name == "python":
+        for t in tasks:
+            check_python_suite(t.suite, t.answer_type)
+
+
+def _sample_and_score(
+    tasks: list[Task], proposer: RuleProposer, scorer: _Attributed, H: int, early_stop: bool,
+    round_size: int | None, strict: bool, meter: TaskMeter, on_stage: StageFn | None,
+) -> tuple[list[list[ScoredRule]], dict[str, Any]]:
+    """Unique scored rules per task (first-seen order) and each task's rule-generation prompt."""
+    by_text: list[dict[str, ScoredRule]] = [{} for _ in tasks]
+    sampled = [0] * len(tasks)
+    prompts: dict[str, Any] = {}
+    size = max(1, round_size or max(1, H // 5)) if early_stop else H
+    active = list(range(len(tasks)))
+    while active:
+        k = min(size, H - sampled[active[0]])  # active tasks have all sampled the same number
+        if on_stage:
+            on_stage("generate rules", len(active))
+        proposals = proposer.propose([tasks[i] for i in active], k)
+        usages = getattr(proposer, "last_usages", None) or []
+        prompts.update(getattr(proposer, "last_prompts", None) or {})
+        new: list[list[ScoredRule]] = []
+        for j, (i, hyps) in enumerate(zip(active, proposals)):
+            meter.add(tasks[i].key, usages[j] if j < len(usages) else None, int(hasattr(proposer, "backend")))
+            fresh = []
+            for slot, h in enumerate(hyps, start=sampled[i]):
+                key = normalise_rule(h.text)
+                if key in by_text[i]:
+                    by_text[i][key].count += 1
+                else:
+                    by_text[i][key] = rule = ScoredRule(hypothesis=h, score=0, count=1, first_index=slot)
+                    fresh.append(rule)
+            new.append(fresh)
+            sampled[i] += k
+        score_rules([tasks[i] for i in active], new, scorer, strict)
+        active = [
+            i for i in active
+            if sampled[i] < H and not (early_stop and any(r.score == len(tasks[i].train) for r in by_text[i].values()))
+        ]
+    return [list(d.values()) for d in by_text], prompts
+
+
+def run_search(
+    tasks: list[Task],
+    proposer: RuleProposer,
+    follower: RuleFollower,
+    applier: RuleFollower | None = None,
+    H: int = 10,
+    tie_break: str = "first",
+    early_stop: bool = False,
+    strict: bool = False,
+    oracle: bool = False,
+    round_size: int | None = None,
+    on_stage: StageFn | None = None,
+) -> list[dict[str, Any]]:
+    """Search every task; one result row per task (see ``search.results.task_row``).
+
+    ``follower`` scores rules on the seen examples; ``applier`` (default: the same) applies the chosen
+    rule to the unseen inputs. With ``oracle`` every unique rule is applied to the unseen inputs.
+    """
+    if H < 1:
+        raise RedistillError(f"--hypotheses must be at least 1 (got {H})")
+    if tie_break not in ("first", "reference"):
+        raise RedistillError(f"unknown tie-break {tie_break!r}; choose 'first' or 'reference'")
+    applier = applier or follower
+    _check_follower(follower, tasks)
+    _check_follower(applier, tasks)
+    meter = TaskMeter()
+    scorer = _Attributed(follower, meter, "apply rules to seen", on_stage)
+    final = _Attributed(applier, meter, "apply rules to unseen", on_stage)
+    rules, prompts = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter, on_stage)
+    chosen = [select_best(r, tie_break) for r in rules]
+
+    targets = [(r if oracle else [c]) if c is not None else [] for r, c in zip(rules, chosen)]
+    items = [(t, rule.hypothesis, ex) for t, rs in zip(tasks, targets) for rule in rs for ex in t.test]
+    apps = iter(apply_rules(final, items, strict))
+    unseen: dict[int, list[Application]] = {}
+    for t, rs in zip(tasks, targets):
+        for rule in rs:
+            unseen[id(rule)] = [next(apps) for _ in t.test]
+
+    rows = []
+    for t, task_rules, best in zip(tasks, rules, chosen):
+        rule_rows = []
+        for r in task_rules:
+            d = r.to_json()
+            if oracle:
+                d["unseen"] = [a.to_json() for a in unseen[id(r)]]
+            rule_rows.append(d)
+        preds = unseen[id(best)] if best is not None else [_no_rule(ex) for ex in t.test]
+        idx = next((i for i, r in enumerate(task_rules) if r is best), None)
+        rows.append(task_row(t, "search", preds, meter.row(t.key), strict, rule_rows, idx, prompts.get(t.key)))
+    return rows
+
+
+def _no_rule(example) -> Application:
+    return Application(example.input, example.output, "error: no rule was proposed", None, False)

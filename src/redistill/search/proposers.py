@@ -1,0 +1,55 @@
+"""Rule proposers backed by a model: one batched ``generate`` for all tasks, ``n`` samples each."""
+
+from __future__ import annotations
+
+from redistill.llm.types import Backend, Request, SamplingParams, Usage
+from redistill.prompts import Prompts, generate_program_messages, generate_rule_messages
+from redistill.search.followers import extract_program
+from redistill.search.types import Hypothesis, Messages
+from redistill.tasks.model import Task
+
+
+class ModelProposer:
+    """Samples hypotheses with the rule-generation prompt (or, with ``program=True``, the
+    program-generation prompt, extracting the ```python block into ``Hypothesis.program``)."""
+
+    name = "model"
+
+    def __init__(self, backend: Backend, prompts: Prompts, temperature: float = 0.9, max_tokens: int = 512,
+                 program: bool = False, seed: int | None = None):
+        self.backend, self.prompts = backend, prompts
+        self.temperature, self.max_tokens, self.program, self.seed = temperature, max_tokens, program, seed
+        self._usage = Usage()
+        self.calls = 0
+        self.rounds = 0
+        self.last_prompts: dict[str, Messages] = {}
+        """The prompt of each task (by ``Task.key``) of the last ``propose`` call."""
+        self.last_usages: list[Usage] = []
+        """Usage per task of the last ``propose`` call, in task order."""
+
+    def messages(self, task: Task) -> Messages:
+        p = self.prompts.for_suite(task.suite, task.answer_type)
+        return generate_program_messages(p, task) if self.program else generate_rule_messages(p, task)
+
+    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
+        # each call is a new round of samples: shift the seed so rounds do not repeat each other
+        seed = None if self.seed is None else self.seed + self.rounds
+        params = SamplingParams(n=n, temperature=self.temperature, max_tokens=self.max_tokens, seed=seed)
+        prompts = [self.messages(t) for t in tasks]
+        completions = self.backend.generate([Request(p, params) for p in prompts]) if tasks else []
+        self.rounds += 1
+        self.calls += len(prompts)
+        self.last_prompts = {t.key: p for t, p in zip(tasks, prompts)}
+        self.last_usages = [c.usage for c in completions]
+        out = []
+        for c in completions:
+            self._usage = self._usage + c.usage
+            texts = (list(c.texts) + [""] * n)[:n]
+            meta = {"error": c.error} if c.error else {}
+            out.append([
+                Hypothesis(t, extract_program(t) if self.program else None, dict(meta)) for t in texts
+            ])
+        return out
+
+    def usage(self) -> Usage:
+        return self._usage
