@@ -148,7 +148,7 @@ class ScanFamily:
             return all(g.run(e.input) == e.output for e in short)
 
         options = UNARY + BINARY
-        good = [t for t in options if fits(t)] if short else []
+        good = [t for t in options if fits(t)]  # all of them when no short item shows the word
         return good if arity_known else good + [t for t in options if t not in good]
 
     def grammars(self, task: Task, exact_only: bool = False) -> list[Grammar]:
@@ -166,7 +166,10 @@ class ScanFamily:
         return [g.to_rule() for g in self.grammars(task)]
 
     def check(self, task: Task) -> list[str]:
-        """Every grammar that fits all seen items must agree on the unseen ones."""
+        """Every unseen word was seen, and every grammar fitting all seen items agrees on the unseen ones."""
+        seen_words = {w for e in task.train for w in e.input.split()}
+        if any(w not in seen_words for e in task.test for w in e.input.split()):
+            return ["an unseen item uses a word no seen item shows"]
         fitting = [g for g in self.grammars(task, exact_only=True)
                    if all(g.run(e.input) == e.output for e in task.train)]
         answers = {tuple(g.run(e.input) for e in task.test) for g in fitting}

@@ -39,3 +39,13 @@ class LibraryTeacher:
 
     def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
         return [[hypothesis(rule, score) for rule, score in ranked_rules(t)[:n]] for t in tasks]
+
+
+def solves(task: Task) -> bool:
+    """Whether the library teacher's best rule reproduces every seen and unseen example."""
+    family = get_family(task.suite)
+    ranked = ranked_rules(task)
+    if not ranked or ranked[0][1] < len(task.train):
+        return False
+    best = ranked[0][0]
+    return all(family.apply(best, e.input) == e.output for e in task.test)
