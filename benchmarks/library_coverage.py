@@ -47,7 +47,7 @@ def main() -> None:
         suites.add_row(suite, str(len(tasks)), str(sum(results)), f"{sum(results) / len(tasks):.1%}",
                        f"{seconds:.1f}", f"{1000 * seconds / len(tasks):.1f}")
         if suite == "1d_arc":
-            for t, ok in zip(tasks, results):
+            for t, ok in zip(tasks, results, strict=False):
                 per_type.setdefault(arc_type(int(t.id)), []).append(ok)
     console.print(suites)
     types = Table(title="1D-ARC by type")

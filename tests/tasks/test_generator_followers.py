@@ -42,7 +42,7 @@ def test_library_teacher_scores_honestly(family):
     props = teacher.propose(tasks, 5)
     assert props == teacher.propose(tasks, 5)  # deterministic
     fam = get_family(family)
-    for t, hyps in zip(tasks, props):
+    for t, hyps in zip(tasks, props, strict=False):
         assert 1 <= len(hyps) <= 5
         scores = [h.meta["score"] for h in hyps]
         assert scores == sorted(scores, reverse=True) and scores[0] == len(t.train)
@@ -69,7 +69,7 @@ def test_library_teacher_solves_generated_tasks():
 def test_acre_labeller_reproduces_published_labels(benchmarks_dir):
     tasks = load_tasks("acre", benchmarks_dir)
     pairs = [(label, e.output) for t in tasks
-             for label, e in zip(label_queries(t.train, [e.input for e in t.test]), t.test)]
+             for label, e in zip(label_queries(t.train, [e.input for e in t.test]), t.test, strict=False)]
     assert len(pairs) == 400 and all(a == b for a, b in pairs)
 
 
@@ -83,8 +83,7 @@ def _published_grammar(task) -> Grammar:
             roles[words[1]] = "x x x"
         elif len(words) == 3:
             roles[words[1]] = "x y x" if len(e.output.split()) == 3 else "y x"
-    order = sorted(roles, key=["x x x", "x y x", "y x"].index.__call__ if False else lambda w: [
-        "x x x", "x y x", "y x"].index(roles[w]))
+    order = sorted(roles, key=lambda w: ["x x x", "x y x", "y x"].index(roles[w]))  # published precedence
     return Grammar(tuple(colours.items()), tuple(roles.items()), tuple(order))
 
 

@@ -60,7 +60,7 @@ class BlicketRule:
         clauses = [c - self.not_blickets for c in self.clauses if not c & self.blickets]
         outcomes = set()
         for bits in itertools.product((False, True), repeat=len(free)):
-            chosen = {o for o, b in zip(free, bits) if b}
+            chosen = {o for o, b in zip(free, bits, strict=False) if b}
             if all(c & chosen for c in clauses):
                 outcomes.add(bool(q & chosen))
                 if len(outcomes) == 2:
@@ -199,11 +199,11 @@ def query_type(panels: list[list[str]], labels: list[str], query: list[str], lab
     detector), direct (read off a panel), indirect (on only by elimination)."""
     if label == "undetermined":
         return "potential"
-    lit = {o for p, lab in zip(panels, labels) if lab == "on" for o in p}
+    lit = {o for p, lab in zip(panels, labels, strict=False) if lab == "on" for o in p}
     if label == "off":
         return "screen_off" if set(query) & lit else "direct"
-    alone_on = {p[0] for p, lab in zip(panels, labels) if lab == "on" and len(p) == 1}
-    same = any(set(p) == set(query) for p, lab in zip(panels, labels) if lab == "on")
+    alone_on = {p[0] for p, lab in zip(panels, labels, strict=False) if lab == "on" and len(p) == 1}
+    same = any(set(p) == set(query) for p, lab in zip(panels, labels, strict=False) if lab == "on")
     return "direct" if same or set(query) & alone_on else "indirect"
 
 

@@ -361,7 +361,7 @@ CONCEPTS: list[Concept] = [
     Concept("pcopy_1c", "pattern_copy", lambda r: {}, lambda r, p: _pcopy_input(r, p, False)),
     Concept("pcopy_mc", "pattern_copy", lambda r: {}, lambda r, p: _pcopy_input(r, p, True)),
     Concept("recolor_cmp", "recolour_longest", lambda r: _two(r, "a", "unused"), _cmp_input),
-    Concept("recolor_cnt", "recolour_size", lambda r: dict(zip(("a", "b", "c", "src"), _distinct(r, 4))),
+    Concept("recolor_cnt", "recolour_size", lambda r: dict(zip(("a", "b", "c", "src"), _distinct(r, 4), strict=False)),
             lambda r, p: _blocks_input(r, 12, 33, [1, 2, 3], 3, 7, p["src"])),
     Concept("recolor_oe", "recolour_parity", _two,
             lambda r, p: _blocks_input(r, 13, 33, list(range(1, 8)), 2, 5, p["src"])),

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from string import Template
 from typing import Any
 
@@ -106,7 +106,7 @@ class RuleTemplate:
                             for k, vals in fitted.items() if k in self.space})
         keys = list(choices)
         combos = itertools.islice(itertools.product(*(choices[k] for k in keys)), cap)
-        return [dict(zip(keys, c)) for c in combos]
+        return [dict(zip(keys, c, strict=False)) for c in combos]
 
     def pattern(self) -> re.Pattern:
         return _pattern(self.text)
@@ -126,7 +126,7 @@ class RuleTemplate:
         return self.instantiate(family, params)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(text: str) -> re.Pattern:
     parts = re.split(r"\$(\w+)", normalise_text(text))
     regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{_LIST_RE if p in LIST_PARAMS else _WORD_RE})"

@@ -50,7 +50,7 @@ class Grammar:
         for w, t in self.functions:
             parts.append(f"x {w} y means {t}." if "y" in t.split() else f"x {w} means {t}.")
         p = self.precedence
-        parts.append(", and ".join(f"{a} binds tighter than {b}" for a, b in zip(p, p[1:])) + ".")
+        parts.append(", and ".join(f"{a} binds tighter than {b}" for a, b in zip(p, p[1:], strict=False)) + ".")
         return " ".join(parts)
 
     def program(self) -> str:
@@ -159,7 +159,7 @@ class ScanFamily:
         out = []
         for templates in itertools.product(*per_word):
             for order in itertools.permutations(fwords):
-                out.append(Grammar(colours, tuple(zip(fwords, templates)), order))
+                out.append(Grammar(colours, tuple(zip(fwords, templates, strict=False)), order))
         return out
 
     def candidates(self, task: Task) -> list[Rule]:
@@ -186,7 +186,7 @@ class ScanFamily:
         if novel:
             while templates == PUBLISHED:
                 templates = (rng.choice(UNARY), *rng.sample(BINARY, 2))
-        g = Grammar(tuple(zip(prims, rng.sample(COLOURS, 4))), ((u, templates[0]), (h, templates[1]), (lo, templates[2])),
+        g = Grammar(tuple(zip(prims, rng.sample(COLOURS, 4), strict=False)), ((u, templates[0]), (h, templates[1]), (lo, templates[2])),
                     (u, h, lo))
         seen_prims = list(prims)
         train: list[Example] = []
