@@ -55,6 +55,10 @@ def test_published_value_forms():
     assert set(scan.test[0].output.split()) <= {"RED", "BLUE", "GREEN", "YELLOW"}
 
 
+def test_acre_draws_with_few_objects_do_not_crash():
+    assert len(generate("acre", 200, seed=9)) == 200  # once failed: a query larger than the objects shown
+
+
 def test_1d_arc_lengths_and_colours_in_benchmark_range():
     for t in generate("1d_arc", 90, seed=3):
         for e in t.train + t.test:

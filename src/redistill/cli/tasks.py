@@ -99,12 +99,27 @@ def suite_stats(tasks: list[Task]) -> dict:
         "input_length": lengths([size(e.input) for e in examples]),
         "output_length": lengths([size(e.output) for e in examples]),
     }
+    values = [_list_values(e.input) for e in examples]
+    if values and all(v is not None for v in values):  # list suites: how many colours / values an input uses
+        stats["distinct_values_per_input"] = lengths([len(set(v) - {0}) for v in values])
+        stats["max_value"] = max((max(v) for v in values if v), default=0)
     if len(labels) <= 10:
         stats["labels"] = dict(labels.most_common())
     types = Counter(e.meta["type"] for t in tasks for e in t.test if "type" in e.meta)
     if types:
         stats["query_types"] = dict(types.most_common())
     return stats
+
+
+def _list_values(value) -> list[int] | None:
+    text = format_value(value)
+    if not text.startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return parsed if all(isinstance(v, int) for v in parsed) else None
 
 
 def render_stats(columns: dict[str, dict]) -> Table:

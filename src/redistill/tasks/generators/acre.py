@@ -181,7 +181,8 @@ class AcreFamily:
             if len(test) == self.n_unseen:
                 break
             want = rng.choices(list(TYPE_WEIGHTS), weights=list(TYPE_WEIGHTS.values()))[0]
-            query = rng.sample(in_panels, rng.choices((1, 2, 3, 4, 5), weights=(40, 20, 15, 15, 5))[0])
+            size = rng.choices((1, 2, 3, 4, 5), weights=(40, 20, 15, 15, 5))[0]
+            query = rng.sample(in_panels, min(size, len(in_panels)))
             label = rule.label(query)
             qtype = query_type(panels, [truth(p) for p in panels], query, label)
             if qtype == want and frozenset(query) not in shown:

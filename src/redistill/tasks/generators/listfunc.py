@@ -156,4 +156,4 @@ def _draw(rng: random.Random, concept: str):
     return template.instantiate(NAME, params), lambda r: _draw_input(r, small)
 
 
-FAMILY = ListFamily(NAME, TEMPLATES, [t.name for t in TEMPLATES], _draw, n_seen=8, n_unseen=8)
+FAMILY = ListFamily(NAME, TEMPLATES, [t.name for t in TEMPLATES], _draw, n_seen=8, n_unseen=8, max_output=20)

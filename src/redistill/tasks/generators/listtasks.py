@@ -29,6 +29,8 @@ class ListFamily:
     n_unseen: int
     must_change: bool = False
     """Every example's output must differ from its input (1D-ARC)."""
+    max_output: int = 100
+    """Longest output list drawn (List Function's published outputs have at most 15 values)."""
 
     def template(self, name: str) -> RuleTemplate:
         return next(t for t in self.templates if t.name == name)
@@ -55,7 +57,7 @@ class ListFamily:
             if key in seen_inputs:
                 continue
             y = self.apply(rule, key)
-            if y is None or (self.must_change and y == key):
+            if y is None or (self.must_change and y == key) or len(parse_list(y) or []) > self.max_output:
                 continue
             seen_inputs.add(key)
             examples.append(Example(key, y))
