@@ -99,12 +99,27 @@ def suite_stats(tasks: list[Task]) -> dict:
         "input_length": lengths([size(e.input) for e in examples]),
         "output_length": lengths([size(e.output) for e in examples]),
     }
+    values = [_list_values(e.input) for e in examples]
+    if values and all(v is not None for v in values):  # list suites: how many colours / values an input uses
+        stats["distinct_values_per_input"] = lengths([len(set(v) - {0}) for v in values])
+        stats["max_value"] = max((max(v) for v in values if v), default=0)
     if len(labels) <= 10:
         stats["labels"] = dict(labels.most_common())
     types = Counter(e.meta["type"] for t in tasks for e in t.test if "type" in e.meta)
     if types:
         stats["query_types"] = dict(types.most_common())
     return stats
+
+
+def _list_values(value) -> list[int] | None:
+    text = format_value(value)
+    if not text.startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return parsed if all(isinstance(v, int) for v in parsed) else None
 
 
 def render_stats(columns: dict[str, dict]) -> Table:
@@ -137,11 +152,54 @@ def stats(
     ids: IdsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
     answer_type: AnswerTypeOpt = None,
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="Another task file of the suite (e.g. generated) to show side by side.")
+    ] = None,
 ) -> None:
     """Statistics of a suite: tasks, examples per task, lengths, labels, ACRE query types."""
     tasks = load_tasks(suite, data, split, parse_ids(ids), None, answer_type)
-    st = suite_stats(tasks)
+    columns = {f"{suite} ({split})": suite_stats(tasks)}
+    if compare is not None:
+        columns[compare.name] = suite_stats(load_tasks(suite, compare, "all", None, None, answer_type))
     if as_json:
-        typer.echo(json.dumps(st, indent=2))
+        typer.echo(json.dumps(columns if compare is not None else columns[f"{suite} ({split})"], indent=2))
         return
-    console.print(render_stats({f"{suite} ({split})": st}))
+    console.print(render_stats(columns))
+
+
+def split_names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command("generate")
+def generate_cmd(
+    family: Annotated[str, typer.Argument(help="1d_arc | list_func | acre | scan")],
+    out: Annotated[Path, typer.Option("--out", help="JSONL file to write (published layout plus 'rule').")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of tasks.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed; use disjoint seeds for training and test sets.")] = 0,
+    concepts: Annotated[str | None, typer.Option("--concepts", help="Comma-separated concepts to draw from.")] = None,
+    exclude: Annotated[str | None, typer.Option("--exclude", help="Comma-separated concepts to leave out.")] = None,
+    novel: Annotated[bool, typer.Option("--novel", help="MiniSCAN: draw new function semantics too.")] = False,
+) -> None:
+    """Generate tasks with their true rules (seeded, deterministic)."""
+    from redistill.jsonl import write_jsonl
+    from redistill.tasks.generators import generate
+
+    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel)
+    write_jsonl(out, (t.to_json() for t in tasks))
+    by_concept = Counter(t.meta["concept"] for t in tasks)
+    table = Table(title=f"{len(tasks)} {family} tasks -> {out}")
+    table.add_column("concept")
+    table.add_column("tasks", justify="right")
+    for name, count in by_concept.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@app.command("concepts")
+def concepts_cmd(family: Annotated[str, typer.Argument(help="1d_arc | list_func | acre | scan")]) -> None:
+    """List a family's concepts (types), the names --concepts and --exclude take."""
+    from redistill.tasks.generators import list_concepts
+
+    for name in list_concepts(family):
+        typer.echo(name)

@@ -1,0 +1,53 @@
+"""Exact rule followers: apply a hypothesis that names a library rule, with no model and no cost.
+
+They conform to ``redistill.search.types.RuleFollower``. A hypothesis is exact when its
+``meta["library"]`` is set (the library teacher's) or its text is a library rule's canonical text
+(a student that learned to write library rules). Anything else is a miss: the response is "".
+"""
+
+from __future__ import annotations
+
+from redistill.llm.types import Usage
+from redistill.search.types import ApplyRequest, Hypothesis, Messages
+from redistill.tasks.generators import FAMILIES, get_family
+from redistill.tasks.generators.library import Rule
+from redistill.tasks.model import Task
+
+
+def resolve(task: Task, hypothesis: Hypothesis) -> Rule | None:
+    """The library rule a hypothesis names, if any (by its text; a program alone is not trusted)."""
+    if task.suite not in FAMILIES:
+        return None
+    return get_family(task.suite).lookup(hypothesis.text)
+
+
+class LibraryFollower:
+    """Applies library rules exactly for every family; misses (response "") on other rule texts."""
+
+    name = "library"
+    families: tuple[str, ...] = tuple(FAMILIES)
+
+    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
+        out: list[tuple[str, Messages | None]] = []
+        for r in requests:
+            rule = resolve(r.task, r.hypothesis) if r.task.suite in self.families else None
+            response = get_family(r.task.suite).apply(rule, r.input) if rule is not None else None
+            out.append((response or "", None))
+        return out
+
+    def usage(self) -> Usage:
+        return Usage()
+
+
+class AcreFollower(LibraryFollower):
+    """ACRE interpreter: the rule as blickets / not blickets / at-least-one clauses."""
+
+    name = "acre"
+    families = ("acre",)
+
+
+class ScanFollower(LibraryFollower):
+    """MiniSCAN interpreter: word -> colour mapping plus function templates with a precedence."""
+
+    name = "scan"
+    families = ("scan",)
