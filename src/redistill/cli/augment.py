@@ -26,7 +26,7 @@ def _cost_fn(teacher: str, price_in: float | None, price_out: float | None):
 
 
 def augment(
-    teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher, e.g. openai:gpt-4o.")],
+    teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher (openai:gpt-4o, hf:PATH...) or `library` (the offline rule library).")],
     suite: Annotated[str, typer.Option("--suite", help="Suite to augment.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder; writes RUN_DIR/augment/<suite>.jsonl.")],
     data: DataOpt = None,
@@ -34,7 +34,7 @@ def augment(
     hypotheses: Annotated[int, typer.Option(help="Rules sampled per task.")] = 50,
     rule_temperature: Annotated[float, typer.Option(help="Sampling temperature of the rules.")] = 1.0,
     apply_temperature: Annotated[float, typer.Option(help="Temperature of rule application.")] = 0.7,
-    follower: Annotated[str, typer.Option(help="llm (teacher applies rules) | python (rules are programs).")] = "llm",
+    follower: Annotated[str, typer.Option(help="llm (teacher applies rules) | python (rules are programs) | library (exact interpreters).")] = "llm",
     max_tokens: Annotated[int, typer.Option(help="Token limit per completion.")] = 512,
     strict: Annotated[bool, typer.Option("--strict", help="Score with the published exact comparison.")] = False,
     budget_usd: Annotated[float | None, typer.Option(help="Stop before this run's spend would cross X USD.")] = None,
@@ -51,6 +51,8 @@ def augment(
     from redistill.tasks import load_tasks
 
     tasks = load_tasks(suite, data, split, limit=limit)
+    if teacher == "library" and follower == "llm":
+        follower = "library"  # the library teacher's rules are applied exactly, at no cost
     params = AugmentParams(hypotheses, rule_temperature, apply_temperature, follower, max_tokens, strict)
     ps = load_prompts(prompts)
     cost_fn = _cost_fn(teacher, price_in, price_out)
@@ -65,13 +67,19 @@ def augment(
         console.print(table)
         return
 
-    from redistill.llm.factory import make_backend
     from redistill.search.followers import make_follower
-    from redistill.search.proposers import ModelProposer
 
-    backend = make_backend(teacher)
-    proposer = ModelProposer(backend, ps, rule_temperature, max_tokens)
-    rule_follower = make_follower(follower, backend, ps)
+    if teacher == "library":
+        from redistill.tasks.generators.teacher import LibraryTeacher
+
+        proposer, rule_follower = LibraryTeacher(), make_follower(follower)
+    else:
+        from redistill.llm.factory import make_backend
+        from redistill.search.proposers import ModelProposer
+
+        backend = make_backend(teacher)
+        proposer = ModelProposer(backend, ps, rule_temperature, max_tokens)
+        rule_follower = make_follower(follower, backend, ps)
     path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
     r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
                     progress=True, prompts=ps)

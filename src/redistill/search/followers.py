@@ -111,11 +111,16 @@ def check_python_suite(suite: str, answer_type: str) -> None:
 
 
 def make_follower(name: str, backend: Backend | None = None, prompts: Prompts | None = None, **kw: Any):
-    """A rule follower by name: ``llm`` (needs backend and prompts) or ``python``."""
+    """A rule follower by name: ``llm`` (needs backend and prompts), ``python``, or ``library`` (exact
+    interpreters of the rule library, for rules written in its canonical wording)."""
     if name == "llm":
         if backend is None or prompts is None:
             raise RedistillError("the llm follower needs a model backend and prompts")
         return LLMFollower(backend, prompts, **kw)
     if name == "python":
         return PythonFollower(**kw)
-    raise RedistillError(f"unknown follower {name!r}; choose 'llm' or 'python'")
+    if name == "library":
+        from redistill.tasks.generators.followers import LibraryFollower
+
+        return LibraryFollower()
+    raise RedistillError(f"unknown follower {name!r}; choose 'llm', 'python' or 'library'")
