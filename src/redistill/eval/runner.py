@@ -49,7 +49,8 @@ class EvalConfig:
     rule_temperature: float = _f(0.9, "Sampling temperature of rule generation.")
     apply_temperature: float = _f(0.7, "Sampling temperature of rule application (llm follower).")
     io_temperature: float = _f(0.6, "Sampling temperature of direct answers (io; the reference code's 0.6).")
-    follower: str = _f("llm", "Rule follower: llm (the paper) or python (rules as programs, list suites).")
+    follower: str = _f("llm", "Rule follower: llm (the paper), python (rules as programs, list suites) or "
+                              "library (exact interpreters for rules in the rule library's wording).")
     max_tokens: int | None = _f(None, "Max new tokens per answer (default 512 for rules, 256 otherwise).")
     limit: int | None = _f(None, "Evaluate only the first N tasks of each suite.")
     prompts: str | None = _f(None, "Prompts JSON file in the reference layout.")
@@ -67,8 +68,8 @@ class EvalConfig:
     def check(self) -> None:
         if self.method not in ("io", "search"):
             raise RedistillError(f"--method: unknown method {self.method!r}; choose io or search")
-        if self.follower not in ("llm", "python"):
-            raise RedistillError(f"--follower: unknown follower {self.follower!r}; choose llm or python")
+        if self.follower not in ("llm", "python", "library"):
+            raise RedistillError(f"--follower: unknown follower {self.follower!r}; choose llm, python or library")
         if self.tie_break not in ("first", "reference"):
             raise RedistillError(f"--tie-break: unknown value {self.tie_break!r}; choose first or reference")
         if self.hypotheses < 1:
@@ -80,7 +81,7 @@ class EvalConfig:
 
     @property
     def use_oracle(self) -> bool:
-        return self.oracle if self.oracle is not None else self.follower == "python"
+        return self.oracle if self.oracle is not None else self.follower in ("python", "library")
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -144,7 +145,7 @@ def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dic
     python = cfg.follower == "python"
     proposer = ModelProposer(backend, prompts, cfg.rule_temperature, cfg.max_tokens or 512, program=python,
                              seed=cfg.seed)
-    kw = {} if python else {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256,
+    kw = {} if cfg.follower != "llm" else {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256,
                             "seed": cfg.seed}
     follower = make_follower(cfg.follower, backend, prompts, **kw)
     return run_search(tasks, proposer, follower, None, cfg.hypotheses, cfg.tie_break, cfg.early_stop,
