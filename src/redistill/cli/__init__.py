@@ -23,12 +23,14 @@ def _register() -> None:
     from redistill.cli import augment, build, tasks
     from redistill.cli import eval as eval_cli
     from redistill.cli import report as report_cli
+    from redistill.cli import run as run_cli
 
     app.add_typer(tasks.app, name="tasks")
     build.register(app)
     augment.register(app)
     app.command("eval")(eval_cli.eval_command)
     app.command("report")(report_cli.report_command)
+    app.command("run")(run_cli.run_command)
 
 
 _register()

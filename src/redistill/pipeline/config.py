@@ -1,0 +1,176 @@
+"""The one YAML file that describes a whole ReDis run, validated with pydantic.
+
+Unknown keys are rejected, errors name the field, and ``--set a.b.c=value`` overrides any key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from redistill.errors import RedistillError
+
+STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SuiteConfig(_Strict):
+    """Where one suite's training and test tasks come from."""
+
+    name: str = Field(description="Suite / generator family: 1d_arc, list_func, acre, scan (or a custom name).")
+    source: Literal["generate", "file"] = Field("generate", description="Generated tasks, or a published file.")
+    data: str | None = Field(None, description="source=file: JSONL file or data folder (else REDISTILL_DATA).")
+    answer_type: str | None = Field(None, description="Custom file suites only: list | label | tokens.")
+    n_train: int = Field(100, ge=0, description="source=generate: training tasks.")
+    n_test: int = Field(20, ge=0, description="source=generate: held-out test tasks.")
+    train_seed: int = Field(1, description="source=generate: seed of the training tasks.")
+    test_seed: int = Field(2, description="source=generate: seed of the test tasks (disjoint from train).")
+    holdout: list[str] = Field(default_factory=list,
+                               description="Concepts / types generated for the test split only (held out whole).")
+    novel_train: bool = Field(False, description="scan: train on novel grammars (new semantics and precedences).")
+    test_limit: int | None = Field(None, ge=1, description="Evaluate at most this many test tasks.")
+    train_limit: int | None = Field(None, ge=1, description="Augment at most this many training tasks.")
+
+
+class ScratchConfig(_Strict):
+    """A student built from scratch: tokenizer trained on the run's prompts + a random-init Llama."""
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    vocab_size: int = 1024
+    max_positions: int = 2048
+
+
+class StudentConfig(_Strict):
+    base: str = Field("scratch", description="`scratch`, or a model name/path loaded with from_pretrained.")
+    scratch: ScratchConfig = Field(default_factory=ScratchConfig)
+
+
+class AugmentConfig(_Strict):
+    hypotheses: int = Field(10, ge=1, description="Rules the teacher proposes per task (paper: 50).")
+    rule_temperature: float = 1.0
+    apply_temperature: float = 0.7
+    follower: Literal["llm", "python", "library"] = Field(
+        "library", description="Who scores the teacher's rules (library = exact interpreters).")
+    max_tokens: int = 512
+    strict: bool = False
+    budget_usd: float | None = None
+    chunk_size: int = 16
+
+
+class BuildConfig(_Strict):
+    paper_compat: bool = False
+    min_score: int | None = None
+    margins: dict[str, int] = Field(default_factory=dict)
+    max_pairs_per_task: int | None = None
+    seed: int = 0
+
+
+class TrainConfig(_Strict):
+    """Each block is passed to the TRL-based trainers (any TrainingArguments / TRL config key works)."""
+
+    sft: dict[str, Any] = Field(default_factory=dict)
+    align: dict[str, Any] = Field(default_factory=lambda: {"method": "orpo"})
+    imitation: dict[str, Any] = Field(default_factory=dict,
+                                      description="SFT settings of the imitation baseline (input->output only).")
+    imitation_enabled: bool = True
+
+
+class EvalEntry(_Strict):
+    """One row of the comparison table: a model (a run stage or a backend spec) and a method."""
+
+    name: str
+    model: str = Field(description="imitation | sft | align | base, or a backend spec (openai:gpt-4o, hf:PATH).")
+    method: Literal["io", "search"] = "search"
+    follower: Literal["llm", "python", "library"] = "llm"
+
+
+class EvalConfig(_Strict):
+    entries: list[EvalEntry] = Field(default_factory=list)
+    hypotheses: int = 10
+    rule_temperature: float = 0.9
+    apply_temperature: float = 0.7
+    io_temperature: float = 0.6
+    max_tokens: int | None = None
+    seed: int = 0
+    strict: bool = False
+    chunk_size: int = 64
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    out: str = Field("runs/run", description="Run folder.")
+    seed: int = 0
+    prompts: str | None = Field(None, description="Prompts JSON file (reference layout).")
+    suites: list[SuiteConfig]
+    teacher: str = Field("library", description="`library` (offline rule library) or a backend spec.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        names = [s.name for s in self.suites]
+        if len(set(names)) != len(names):
+            raise ValueError(f"suites: a suite is listed twice ({', '.join(names)})")
+        if self.teacher == "library":
+            for s in self.suites:
+                if s.name not in ("1d_arc", "list_func", "acre", "scan"):
+                    raise ValueError(f"suites: the library teacher has no rules for suite {s.name!r}")
+        elif self.augment.follower == "library":
+            raise ValueError("augment.follower: 'library' scores only library rules; use llm (or python) "
+                             f"with teacher {self.teacher!r}")
+        if self.student.base == "scratch" and not self.train.sft.get("full", False):
+            raise ValueError("train.sft.full: a student built from scratch must be fully fine-tuned (set full: true)")
+        return self
+
+
+def hash_of(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _set_path(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise RedistillError(f"--set {dotted}: '{k}' is not a section")
+    d[keys[-1]] = value
+
+
+def load_run_config(path: str | Path, sets: list[str] | None = None) -> RunConfig:
+    """Read a YAML run config, apply ``--set key=value`` overrides (YAML-typed values), validate."""
+    path = Path(path)
+    if not path.exists():
+        raise RedistillError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise RedistillError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise RedistillError(f"{path}: expected a mapping at the top level")
+    for item in sets or []:
+        if "=" not in item:
+            raise RedistillError(f"--set {item!r}: expected key=value (e.g. train.sft.num_train_epochs=2)")
+        key, value = item.split("=", 1)
+        _set_path(raw, key.strip(), yaml.safe_load(value))
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise RedistillError(f"{path}: field '{where}': {first['msg']}{more}") from None

@@ -1,0 +1,57 @@
+"""The pipeline's eval stage: one ``redistill eval`` per table row, on the run's own test tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from redistill.errors import RedistillError
+from redistill.eval.runner import EvalConfig as RunnerConfig
+from redistill.eval.runner import run_eval
+
+if TYPE_CHECKING:
+    from redistill.pipeline.config import EvalEntry
+    from redistill.pipeline.run import Pipeline
+
+RUN_MODELS = ("init", "sft", "align", "imitation")
+
+
+def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
+    """A table row's model as (backend spec, adapters): a run stage's output or a spec as given."""
+    if model == "base":
+        return f"hf:{p.base_model}", []
+    if model in RUN_MODELS:
+        folder = p.model_dir(model) if model != "init" else Path(p.base_model)
+        if not folder.exists():
+            raise RedistillError(f"eval: model '{model}' has no output yet at {folder}; run its stage first")
+        if (folder / "adapter_config.json").exists():
+            return f"hf:{p.base_model}", [str(folder)]
+        return f"hf:{folder}", []
+    if ":" not in model:
+        raise RedistillError(f"eval.entries: model {model!r}: use base|sft|align|imitation or a backend spec")
+    return model, []
+
+
+def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
+    e = p.cfg.eval
+    spec, adapters = resolve_model(p, entry.model)
+    return RunnerConfig(
+        model=spec, adapters=adapters, suites=[s.name for s in p.cfg.suites], split="test", method=entry.method,
+        hypotheses=e.hypotheses, rule_temperature=e.rule_temperature, apply_temperature=e.apply_temperature,
+        io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=p.cfg.prompts,
+        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size, oracle=entry.method == "search",
+    )
+
+
+def run_entries(p: Pipeline) -> None:
+    from redistill.llm.factory import make_backend
+
+    tasks = p.tasks("test")
+    backends: dict[tuple, object] = {}
+    for entry in p.cfg.eval.entries:
+        cfg = entry_config(p, entry)
+        key = (cfg.model, tuple(cfg.adapters))
+        if key not in backends:  # one loaded model serves every row that uses it
+            backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None, seed=cfg.seed)
+        out = p.run / "eval" / entry.name
+        run_eval(cfg, out, backends[key], suites=tasks)

@@ -1,0 +1,184 @@
+"""The run report: the paper-style tables, cost per row, and plots, as ``report.md`` and a
+self-contained ``report.html`` (images inlined)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from redistill.eval.report import accuracy_curve, load_evaluation
+from redistill.jsonl import atomic_write_text
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def _evaluations(run: Path) -> list[dict]:
+    out = []
+    for name in _entry_order(run):
+        folder = run / "eval" / name
+        if (folder / "summary.json").exists():
+            ev = load_evaluation(folder)
+            ev["name"] = name
+            out.append(ev)
+    return out
+
+
+def _entry_order(run: Path) -> list[str]:
+    cfg = json.loads((run / "config.json").read_text())
+    return [e["name"] for e in cfg.get("eval", {}).get("entries", [])]
+
+
+def tables(evals: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    suites: list[str] = []
+    for e in evals:
+        suites += [s for s in e["summary"] if s not in suites]
+    acc = (["method · model"] + suites + ["mean"], [])
+    task = (["method · model"] + suites + ["mean"], [])
+    cost = (["method · model", "calls", "prompt tokens", "completion tokens", "cost USD", "wall s"], [])
+    for e in evals:
+        s = e["summary"]
+        for kind, table in (("accuracy", acc), ("task_accuracy", task)):
+            vals = [s.get(x, {}).get(kind) for x in suites]
+            known = [v for v in vals if v is not None]
+            table[1].append([e["name"]] + [_pct(v) for v in vals] + [_pct(sum(known) / len(known) if known else None)])
+        tot = {k: sum((s[x].get(k) or 0) for x in s) for k in ("calls", "prompt_tokens", "completion_tokens", "wall_s")}
+        costs = [s[x].get("cost") for x in s]
+        usd = f"{sum(costs):.4f}" if costs and all(c is not None for c in costs) else "0 (local)"
+        cost[1].append([e["name"], str(tot["calls"]), f"{tot['prompt_tokens']:,}", f"{tot['completion_tokens']:,}",
+                        usd, f"{tot['wall_s']:.1f}"])
+    return {"Accuracy over unseen examples (%)": acc, "Task accuracy: every unseen example right (%)": task,
+            "Cost and tokens": cost}
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def plot_accuracy_by_suite(evals: list[dict], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suites = sorted({s for e in evals for s in e["summary"]})
+    if not suites:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / max(1, len(evals))
+    for i, e in enumerate(evals):
+        vals = [100 * (e["summary"].get(s, {}).get("accuracy") or 0) for s in suites]
+        ax.bar([j + i * width for j in range(len(suites))], vals, width, label=e["name"])
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(suites))], suites)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7)
+    ax.set_title("Accuracy by suite")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_accuracy_by_h(evals: list[dict], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = []
+    for e in evals:
+        if e["config"].get("method") != "search":
+            continue
+        for suite in e["summary"]:
+            try:
+                curve = accuracy_curve(e["dir"], suite)
+            except Exception:  # an evaluation without the unseen answers of every rule has no curve
+                continue
+            if curve:
+                curves.append((f"{e['name']} · {suite}", curve))
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, curve in curves:
+        ax.plot([c["h"] for c in curve], [100 * (c["accuracy"] or 0) for c in curve], marker="o", ms=3, label=label)
+    ax.set_xlabel("H (rules sampled)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Hypothesis search: accuracy as H grows (from saved traces)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _existing_plots(run: Path) -> list[tuple[str, Path]]:
+    found = []
+    for title, rel in (("SFT loss", "models/sft/loss.png"), ("Alignment loss", "models/align/loss.png"),
+                       ("Imitation baseline loss", "models/imitation/loss.png")):
+        if (run / rel).exists():
+            found.append((title, run / rel))
+    for png in sorted((run / "data" / "plots").glob("*.png")) if (run / "data" / "plots").exists() else []:
+        found.append((f"Training data: {png.stem.replace('_', ' ')}", png))
+    return found
+
+
+def write_report(run: str | Path) -> tuple[Path, Path]:
+    """Write ``RUN/report.md`` and ``RUN/report.html`` from the evaluations and stage outputs on disk."""
+    run = Path(run)
+    evals = _evaluations(run)
+    plots_dir = run / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    plots = []
+    for title, fn, name in (("Accuracy by suite", plot_accuracy_by_suite, "accuracy_by_suite.png"),
+                            ("Accuracy by H", plot_accuracy_by_h, "accuracy_by_h.png")):
+        p = fn(evals, plots_dir / name)
+        if p:
+            plots.append((title, p))
+    plots += _existing_plots(run)
+    stage_rows = []
+    for stage in sorted((run / "stages").glob("*.json")) if (run / "stages").exists() else []:
+        if stage.stem == "last_run":
+            continue
+        stage_rows.append([stage.stem, f"{json.loads(stage.read_text()).get('wall_s', 0):.1f}"])
+
+    cfg = json.loads((run / "config.json").read_text())
+    intro = (f"Run `{cfg.get('name')}`: teacher `{cfg.get('teacher')}`, student `{cfg['student']['base']}`, "
+             f"suites {', '.join(s['name'] for s in cfg['suites'])}.")
+    md = [f"# ReDis run report: {cfg.get('name')}", "", intro, ""]
+    body = [f"<h1>ReDis run report: {html.escape(str(cfg.get('name')))}</h1><p>{html.escape(intro)}</p>"]
+    for title, (header, rows) in tables(evals).items():
+        md += [f"## {title}", "", _md_table(header, rows), ""]
+        body.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, rows)}")
+    if stage_rows:
+        md += ["## Stage wall times (s)", "", _md_table(["stage", "wall s"], stage_rows), ""]
+        body.append(f"<h2>Stage wall times (s)</h2>{_html_table(['stage', 'wall s'], stage_rows)}")
+    md += ["## Plots", ""]
+    body.append("<h2>Plots</h2>")
+    for title, path in plots:
+        md += [f"### {title}", "", f"![{title}]({path.relative_to(run)})", ""]
+        data = base64.b64encode(path.read_bytes()).decode()
+        body.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(title)}'>"
+                    f"<figcaption>{html.escape(title)}</figcaption></figure>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;"
+             "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f0f0f0}"
+             "img{max-width:100%}figure{display:inline-block;margin:0.5em;width:46%}"
+             "figcaption{font-size:0.85em;color:#555}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ReDis report</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}</body></html>")
+    md_path, html_path = run / "report.md", run / "report.html"
+    atomic_write_text(md_path, "\n".join(md))
+    atomic_write_text(html_path, page)
+    return md_path, html_path
