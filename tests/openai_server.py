@@ -8,7 +8,8 @@
 
 ``responder(body) -> list[str]`` gives the texts of the choices; the default echoes the last message
 with the choice index, so answers are deterministic and distinct per sample. Faults queued in
-``faults`` are consumed one per request, before the responder runs.
+``faults`` are consumed one per request (the first whose ``when`` accepts the body), before the
+responder runs. ``headers`` logs each request's headers (lower-case names).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Fault:
     headers: dict[str, str] | None = None
     sleep: float = 0.0
     """Seconds to wait before answering (a hang past the client's timeout)."""
+    when: Callable[[dict], bool] | None = None
+    """Only a request whose body this accepts consumes the fault (None: the next request does)."""
 
     @classmethod
     def rate_limit(cls, retry_after: float = 0.05) -> Fault:
@@ -97,8 +100,10 @@ class FakeOpenAIServer:
                 body = json.loads(raw or b"{}")
                 with server._lock:
                     server.requests.append(body)
-                    server.headers.append(dict(self.headers))
-                    fault = server.faults.popleft() if server.faults else None
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    fault = next((f for f in server.faults if f.when is None or f.when(body)), None)
+                    if fault is not None:
+                        server.faults.remove(fault)
                 if fault is not None:
                     if fault.sleep:
                         time.sleep(fault.sleep)
