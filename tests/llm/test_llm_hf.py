@@ -87,7 +87,7 @@ def test_batch_size_halves_on_out_of_memory(hf, monkeypatch):
     sizes = []
 
     def small_device(*args, **kwargs):  # a device that holds one sequence at a time
-        rows = kwargs["input_ids"].shape[0] * kwargs["generation_config"].num_return_sequences
+        rows = kwargs["input_ids"].shape[0]
         sizes.append(rows)
         if rows > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")

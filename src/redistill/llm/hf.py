@@ -1,7 +1,7 @@
 """Local models on transformers (+ stacked PEFT adapters): batched ``generate`` with n samples per prompt.
 
-Requests with the same sampling parameters run together, shortest prompts first, left-padded, each
-prompt drawing its n samples through ``num_return_sequences``. The batch size counts sequences and
+Requests with the same sampling parameters run together, shortest prompts first, left-padded; each
+prompt is read once and its KV cache copied to its n samples. The batch size counts sequences and
 halves when the device runs out of memory.
 """
 
@@ -146,18 +146,30 @@ class HFBackend:
     def _generate_chunk(self, prompts: list[list[int]], params: SamplingParams, k: int,
                         sample: bool) -> list[list[tuple[str, int]]]:
         """Run one ``generate`` call; per prompt, k (text, completion tokens) pairs."""
-        from transformers import GenerationConfig
+        from transformers import DynamicCache, GenerationConfig
 
         torch = self._torch
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
         config = GenerationConfig(
-            max_new_tokens=params.max_tokens, do_sample=sample, num_return_sequences=k,
+            max_new_tokens=params.max_tokens, do_sample=sample,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids) or None,
             **({"temperature": params.temperature, "top_p": params.top_p, "top_k": 0} if sample else {}),
             **({"stop_strings": list(params.stop)} if params.stop else {}))
         with torch.inference_mode():
-            out = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
-        new = out[:, batch["input_ids"].shape[1]:].tolist()
+            # Read each prompt once, then copy its KV cache to its k samples: the prompt is most of the
+            # work, and num_return_sequences alone would read it k times.
+            cache = DynamicCache(config=self.model.config)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            if ids.shape[1] > 1:
+                self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                           cache=cache, use_cache=True)
+            if k > 1:
+                cache.batch_repeat_interleave(k)
+                ids, mask = ids.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache, generation_config=config,
+                                      tokenizer=self.tokenizer)
+        new = out[:, ids.shape[1]:].tolist()
         pad = self.tokenizer.pad_token_id
         rows: list[tuple[str, int]] = []
         for seq in new:
