@@ -46,11 +46,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=512, help="sequences per generate call")
+    ap.add_argument("--hidden-size", type=int, default=32, help="32 x 2 layers is the tests' tiny model")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_student(corpus(), Path(tmp) / "model", hidden_size=128, num_layers=4, num_heads=4,
-                                  vocab_size=512)
+        model_dir = build_student(corpus(), Path(tmp) / "model", hidden_size=args.hidden_size,
+                                  num_layers=args.layers, num_heads=2, vocab_size=512)
         backend = HFBackend(str(model_dir), batch_size=args.batch_size)
         reqs = requests(args.requests, args.n, args.max_tokens)
         backend.generate(reqs[:2])  # warm-up (first-call allocations)
@@ -73,7 +80,7 @@ def main() -> None:
 
     samples = args.requests * args.n
     table = Table(title=f"hf backend, {args.requests} requests x n={args.n}, {args.max_tokens} new tokens, "
-                        f"{model_dir.name} (hidden 128, 4 layers), CPU" )
+                        f"hidden {args.hidden_size} x {args.layers} layers, CPU")
     for col in ("run", "seconds", "samples/s", "speed-up"):
         table.add_column(col, justify="right")
     table.add_row("one request per call", f"{one_by_one:.2f}", f"{samples / one_by_one:,.0f}", "1.0x")
