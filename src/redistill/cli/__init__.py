@@ -20,12 +20,13 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from redistill.cli import augment, build, tasks
+    from redistill.cli import augment, build, llm, tasks
     from redistill.cli import eval as eval_cli
     from redistill.cli import report as report_cli
     from redistill.cli import run as run_cli
 
     app.add_typer(tasks.app, name="tasks")
+    app.add_typer(llm.app, name="llm")
     build.register(app)
     augment.register(app)
     app.command("eval")(eval_cli.eval_command)

@@ -153,7 +153,6 @@ class Pipeline:
         else:
             from redistill.llm.factory import make_backend
             from redistill.llm.usage import cost_fn_for
-
             from redistill.search.proposers import ModelProposer
 
             backend = make_backend(self.cfg.teacher)

@@ -1,0 +1,83 @@
+"""One factory from a spec string to a (cached) backend. The engines are registered here by name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redistill.errors import RedistillError
+from redistill.llm.cache import CachedBackend, ResponseCache
+from redistill.llm.types import Backend
+from redistill.llm.usage import UsageLedger
+
+SPEC_HELP = "openai:MODEL, openai:MODEL@http://host:port/v1, hf:NAME_OR_PATH or vllm:NAME_OR_PATH"
+
+
+def _openai(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
+    from redistill.llm.openai_api import OpenAIBackend
+
+    if adapters:
+        raise RedistillError(f"model spec '{spec}': adapters apply to hf: and vllm: models; an OpenAI-compatible "
+                             "server loads its adapters itself (name the adapter as the model)")
+    model, base_url = name, None
+    if "@" in name:
+        head, tail = name.rsplit("@", 1)
+        if tail.startswith(("http://", "https://")):
+            model, base_url = head, tail
+    if not model:
+        raise RedistillError(f"model spec '{spec}': no model name; write {SPEC_HELP}")
+    return _build(OpenAIBackend, model, base_url, spec=spec, **options)
+
+
+def _hf(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
+    from redistill.llm.hf import HFBackend
+
+    return _build(HFBackend, name, adapters, spec=spec, **options)
+
+
+def _vllm(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
+    from redistill.llm.vllm_engine import VLLMBackend
+
+    return _build(VLLMBackend, name, adapters, spec=spec, **options)
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {"openai": _openai, "hf": _hf, "vllm": _vllm}
+
+
+def _build(cls: type, *args: Any, spec: str, **options: Any) -> Backend:
+    """Call the engine's constructor, turning an unknown option into a clear error."""
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        known = sorted(accepted - {"spec", "name", "model", "base_url", "adapters"})
+        raise RedistillError(f"model spec '{spec}': unknown option(s) {', '.join(unknown)}; "
+                             f"this engine takes {', '.join(known)}")
+    return cls(*args, spec=spec, **options)
+
+
+def make_backend(spec: str, adapter: str | Path | list[str | Path] | None = None,
+                 cache: ResponseCache | str | Path | None = "default", **options: Any) -> Backend:
+    """Build the backend a spec names, wrapped in the response cache.
+
+    Args:
+        spec: ``openai:MODEL[@URL]``, ``hf:NAME_OR_PATH`` or ``vllm:NAME_OR_PATH``.
+        adapter: PEFT adapter folder(s), stacked in order (hf) or served (vllm).
+        cache: ``"default"`` for the user cache folder, a folder or ``.sqlite`` file, a ``ResponseCache``,
+            or None for no cache.
+        options: engine options (concurrency, timeout, max_retries, prices, batch_size, device, dtype,
+            seed, ledger...).
+    """
+    prefix, sep, name = spec.partition(":")
+    if not sep or prefix not in BACKENDS:
+        raise RedistillError(f"model spec '{spec}': unknown engine '{prefix if sep else spec}'; write {SPEC_HELP}")
+    if not name.strip():
+        raise RedistillError(f"model spec '{spec}': no model name after '{prefix}:'; write {SPEC_HELP}")
+    adapters = [str(a) for a in ([adapter] if isinstance(adapter, (str, Path)) else adapter or [])]
+    ledger = options.pop("ledger", None) or UsageLedger()
+    store = None
+    if cache is not None:  # open the cache first: a bad --cache-dir fails before a model loads
+        store = cache if isinstance(cache, ResponseCache) else ResponseCache(None if cache == "default" else cache)
+    backend = BACKENDS[prefix](name.strip(), spec, adapters, ledger=ledger, **options)
+    return CachedBackend(backend, store, ledger) if store is not None else backend

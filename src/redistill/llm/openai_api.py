@@ -1,0 +1,209 @@
+"""Any OpenAI-compatible chat server (OpenAI, vLLM serve, llama.cpp, Ollama, DeepSeek...) on the official
+async client: many requests in flight, retries with backoff, n samples per request, costs.
+
+The first call of a backend goes out alone: a wrong URL, key or model name then fails once, clearly,
+before a batch of thousands is spent. After that, a request that fails for good records its reason in
+``Completion.error`` and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from redistill.errors import RedistillError
+from redistill.llm.types import Completion, ProgressFn, Request, SamplingParams, Usage
+from redistill.llm.usage import PriceTable, UsageLedger
+
+OPENAI_URL = "https://api.openai.com/v1"
+RETRY_STATUS = {408, 409, 429}  # and every 5xx
+
+
+class _GaveUp(Exception):
+    """A request that failed for good; its message goes into ``Completion.error``."""
+
+
+class _BadResponse(Exception):
+    """The server answered 2xx with something that is not a chat completion (a proxy page, bad JSON)."""
+
+
+class OpenAIBackend:
+    """``openai:MODEL`` or ``openai:MODEL@http://host:port/v1``."""
+
+    def __init__(self, model: str, base_url: str | None = None, *, spec: str | None = None,
+                 api_key_env: str = "OPENAI_API_KEY", concurrency: int = 32, timeout: float = 120.0,
+                 max_retries: int = 6, backoff_base: float = 1.0, backoff_max: float = 60.0,
+                 prices: Any = None, ledger: UsageLedger | None = None):
+        self.spec = spec or f"openai:{model}" + (f"@{base_url}" if base_url else "")
+        self.model = model
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+        key = os.environ.get(api_key_env)
+        if not key:
+            if base_url is None:
+                raise RedistillError(
+                    f"model spec '{self.spec}': ${api_key_env} is not set; export your API key in it, or name "
+                    "your own server as openai:MODEL@http://host:port/v1 (which may go without a key)")
+            key = "EMPTY"  # local servers accept any key
+        self._key = key  # never in identity(), the cache or logs
+        self.key_env = api_key_env
+        if concurrency < 1 or max_retries < 0 or timeout <= 0:
+            raise RedistillError("options: need concurrency >= 1, max_retries >= 0 and timeout > 0")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+        self.ledger = ledger or UsageLedger()
+        self.n_supported: bool | None = None
+        """Learned from the first n>1 answer: False once a server returned fewer choices than asked."""
+        self._verified = False
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend({self.spec!r})"
+
+    def identity(self) -> dict[str, Any]:
+        return {"engine": "openai", "model": self.model, "base_url": self.base_url}
+
+    def generate(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+        with self.ledger.timed():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self._generate(requests, progress))
+            with ThreadPoolExecutor(1) as pool:  # called from inside an event loop (a notebook)
+                return pool.submit(asyncio.run, self._generate(requests, progress)).result()
+
+    async def _generate(self, requests: list[Request], progress: ProgressFn | None) -> list[Completion]:
+        client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
+                                    timeout=self.timeout)
+        sem = asyncio.Semaphore(self.concurrency)
+        results: list[Completion | None] = [None] * len(requests)
+
+        async def run(i: int, probe: bool = False) -> None:
+            results[i] = await self._complete(client, sem, requests[i], probe)
+            if progress:
+                progress(1, results[i].usage)
+
+        try:
+            first = 0
+            if requests and not self._verified:
+                await run(0, probe=True)
+                self._verified = True
+                first = 1
+            await asyncio.gather(*(run(i) for i in range(first, len(requests))))
+        finally:
+            await client.close()
+        return results  # type: ignore[return-value]
+
+    async def _complete(self, client: Any, sem: asyncio.Semaphore, req: Request, probe: bool) -> Completion:
+        """All n samples of one request: one call with n, then single calls for what it did not return."""
+        p = req.params
+        texts: list[str] = []
+        usage = Usage()
+        try:
+            if p.n == 1 or self.n_supported is not False:
+                resp = await self._call(client, sem, req.messages, p, probe)
+                texts += [c.message.content or "" for c in resp.choices][: p.n]
+                usage = usage + _usage(resp)
+                if p.n > 1:
+                    self.n_supported = len(resp.choices) >= p.n
+            missing = p.n - len(texts)
+            if missing > 0:
+                singles = [replace(p, n=1, seed=None if p.seed is None else p.seed + len(texts) + j)
+                           for j in range(missing)]
+                for resp in await asyncio.gather(*(self._call(client, sem, req.messages, s, False)
+                                                   for s in singles)):
+                    texts.append((resp.choices[0].message.content or "") if resp.choices else "")
+                    usage = usage + _usage(resp)
+        except _GaveUp as e:
+            self.ledger.add(errors=1)
+            return Completion(texts=texts + [""] * (p.n - len(texts)), usage=usage, error=str(e))
+        return Completion(texts=texts, usage=usage)
+
+    async def _call(self, client: Any, sem: asyncio.Semaphore, messages: list[dict[str, str]],
+                    p: SamplingParams, probe: bool) -> ChatCompletion:
+        """One chat completion, retried on 429 (after Retry-After), 5xx, timeouts and lost connections."""
+        budget = min(self.max_retries, 1) if probe else self.max_retries  # a dead URL fails fast
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "n": p.n,
+                                  "temperature": p.temperature, "top_p": p.top_p, "max_tokens": p.max_tokens}
+        if p.seed is not None:
+            kwargs["seed"] = p.seed
+        if p.stop:
+            kwargs["stop"] = list(p.stop)
+        for attempt in range(budget + 1):
+            wait: float | None = None
+            try:
+                async with sem:
+                    resp = await client.chat.completions.create(**kwargs)
+                if not isinstance(resp, ChatCompletion) or not isinstance(resp.choices, list):
+                    raise _BadResponse(f"not a chat completion: {str(resp)[:120]!r}")
+                self._account(resp)
+                return resp
+            except openai.APIStatusError as e:
+                status = e.status_code
+                if status in (401, 403, 404) and probe:
+                    what = "model not found" if status == 404 else f"authentication failed; check ${self.key_env}"
+                    raise RedistillError(f"model spec '{self.spec}': {what} (HTTP {status}: {_short(e)})") from None
+                if status not in RETRY_STATUS and status < 500:
+                    raise _GaveUp(f"HTTP {status}: {_short(e)}") from None
+                reason, wait = f"HTTP {status}: {_short(e)}", _retry_after(e.response)
+            except openai.APITimeoutError:
+                reason = f"no answer within {self.timeout:g}s"
+            except openai.APIConnectionError as e:
+                if probe and attempt == budget:
+                    raise RedistillError(f"model spec '{self.spec}': cannot reach {self.base_url} ({_short(e)}); "
+                                         "is the server running and the URL right?") from None
+                reason = f"connection failed: {_short(e)}"
+            except (_BadResponse, openai.APIResponseValidationError, ValueError) as e:
+                reason = f"bad response: {_short(e)}"
+            if attempt == budget:
+                raise _GaveUp(f"gave up after {attempt + 1} attempts; last error: {reason}")
+            self.ledger.add(retries=1)
+            backoff = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+            await asyncio.sleep(wait if wait is not None else backoff)
+        raise AssertionError("unreachable")
+
+    def _account(self, resp: ChatCompletion) -> None:
+        usage = _usage(resp)
+        cost = self.prices.cost(self.model, usage)
+        if cost is None:
+            self.ledger.note(f"no price for model '{self.model}': its cost counts as 0 (add it to the prices)")
+        self.ledger.add(calls=1, usage=usage, cost=cost or 0.0)
+
+
+def _usage(resp: ChatCompletion) -> Usage:
+    u = resp.usage
+    return Usage(u.prompt_tokens or 0, u.completion_tokens or 0) if u else Usage()
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms``, ``retry-after`` seconds or HTTP date)."""
+    headers = getattr(response, "headers", None) or {}
+    try:
+        if headers.get("retry-after-ms"):
+            return min(float(headers["retry-after-ms"]) / 1000, 600.0)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return min(max(float(value), 0.0), 600.0)
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value).timestamp()
+            return min(max(when - time.time(), 0.0), 600.0)
+    except (TypeError, ValueError):
+        return None
