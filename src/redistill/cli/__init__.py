@@ -20,9 +20,10 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from redistill.cli import tasks
+    from redistill.cli import tasks, train
 
     app.add_typer(tasks.app, name="tasks")
+    app.add_typer(train.app, name="train")
 
 
 _register()

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# ORPO and CPO live in trl.experimental in TRL 1.16 (issue 6 asks for them); we pin and test that version.
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 from trl import DPOConfig, KTOConfig, SFTConfig
 from trl.experimental.cpo import CPOConfig
 from trl.experimental.orpo import ORPOConfig
@@ -60,6 +64,12 @@ class RunFields:
     save_steps: float = field(default=200, metadata={"help": "Steps between checkpoints."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept in OUT."})
     logging_steps: float = field(default=5, metadata={"help": "Steps between log lines (log.jsonl)."})
+    activation_checkpointing: bool | None = field(
+        default=True, metadata={"help": "Recompute activations in the backward pass to save memory (TRL's default)."}
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5)."}
+    )
     include_num_input_tokens_seen: str | bool = field(
         default="non_padding", metadata={"help": "Count training tokens (shown in progress and log)."}
     )

@@ -41,7 +41,7 @@ def _turns(path: Path, line: int, row: dict, key: str, role: str) -> list[dict[s
     """``row[key]`` as a non-empty list of chat turns with string content."""
     turns = row.get(key)
     if not isinstance(turns, list) or not turns:
-        raise located(path, line, key, f"missing or empty; expected a list of {{'role', 'content'}} turns")
+        raise located(path, line, key, "missing or empty; expected a list of {'role', 'content'} turns")
     for t in turns:
         if not isinstance(t, dict) or not isinstance(t.get("content"), str) or not isinstance(t.get("role"), str):
             raise located(path, line, key, "each turn needs string 'role' and 'content'")

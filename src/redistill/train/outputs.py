@@ -104,7 +104,7 @@ def finish(trainer, cfg, meta: dict[str, Any], is_adapter: bool, resolved: dict[
         "adapter": is_adapter,
         "merged": merged,
         "steps": trainer.state.global_step,
-        "tokens": trainer.state.num_input_tokens_seen,
+        "tokens": trainer.state.num_input_tokens_seen or None,  # ORPO/CPO batches do not count tokens
         "first_loss": train_losses[0] if train_losses else None,
         "last_loss": train_losses[-1] if train_losses else None,
         "last_eval_loss": eval_losses[-1] if eval_losses else None,

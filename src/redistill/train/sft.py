@@ -9,7 +9,7 @@ from redistill.errors import RedistillError
 from redistill.train.callbacks import JsonlLogCallback, RichProgressCallback
 from redistill.train.config import SFTRunConfig
 from redistill.train.data import data_hash, read_sft_rows, split_eval
-from redistill.train.model import lora_config, load_model, load_tokenizer
+from redistill.train.model import load_model, load_tokenizer, lora_config
 from redistill.train.outputs import LOG, config_dict, console, finish, prepare_out, summary_table
 
 
