@@ -43,6 +43,7 @@ def build_trainer(cfg: AlignFields, train_ds, eval_ds, callbacks: list | None = 
 
     from redistill.train.trainers import ReDisCPOTrainer, ReDisORPOTrainer
 
+    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"
     model, tokenizer, base = load_for_align(cfg)
     trainer_cls = {ORPORunConfig: ReDisORPOTrainer, SimPORunConfig: ReDisCPOTrainer,
                    DPORunConfig: DPOTrainer, KTORunConfig: KTOTrainer}[type(cfg)]
@@ -78,8 +79,7 @@ def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
     rows, paths = align_rows(cfg)
     digest = data_hash(paths)
     train_ds, eval_ds = split_eval(rows, cfg.eval_ratio, cfg.seed)
-    if eval_ds is None:
-        cfg.eval_strategy = "no"
+    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"  # before the config is compared
     done, checkpoint = prepare_out(cfg, digest, resume)
     if done is not None:
         console.print(f"[green]{method}:[/] {cfg.output_dir} already holds this run; skipping")

@@ -24,6 +24,7 @@ def build_trainer(cfg: SFTRunConfig, train_ds, eval_ds, callbacks: list | None =
     """An SFTTrainer for ``cfg``: LoRA unless ``cfg.full``, loss on the completion (assistant turn) only."""
     from trl import SFTTrainer
 
+    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"
     tokenizer = load_tokenizer(cfg.model_name_or_path)
     model = load_model(cfg.model_name_or_path)
     return SFTTrainer(
@@ -48,8 +49,7 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
     rows, paths = read_sft_rows(cfg.data_dir, cfg.only)
     digest = data_hash(paths)
     train_ds, eval_ds = split_eval(rows, cfg.eval_ratio, cfg.seed)
-    if eval_ds is None:
-        cfg.eval_strategy = "no"
+    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"  # before the config is compared
     done, checkpoint = prepare_out(cfg, digest, resume)
     if done is not None:
         console.print(f"[green]sft:[/] {cfg.output_dir} already holds this run; skipping")
