@@ -47,14 +47,17 @@ def build_trainer(cfg: AlignFields, train_ds, eval_ds, callbacks: list | None = 
     model, tokenizer, base = load_for_align(cfg)
     trainer_cls = {ORPORunConfig: ReDisORPOTrainer, SimPORunConfig: ReDisCPOTrainer,
                    DPORunConfig: DPOTrainer, KTORunConfig: KTOTrainer}[type(cfg)]
-    trainer = trainer_cls(
-        model=model,
-        args=cfg,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
+    try:
+        trainer = trainer_cls(
+            model=model,
+            args=cfg,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+    except ValueError as e:  # TRL's own config checks name the field and the fix
+        raise RedistillError(f"TRL rejected the {type(cfg).__name__} configuration: {e}") from None
     return trainer, base, isinstance(model, PeftModel)
 
 

@@ -27,15 +27,18 @@ def build_trainer(cfg: SFTRunConfig, train_ds, eval_ds, callbacks: list | None =
     cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"
     tokenizer = load_tokenizer(cfg.model_name_or_path)
     model = load_model(cfg.model_name_or_path)
-    return SFTTrainer(
-        model=model,
-        args=cfg,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=None if cfg.full else lora_config(cfg),
-        callbacks=callbacks,
-    )
+    try:
+        return SFTTrainer(
+            model=model,
+            args=cfg,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=None if cfg.full else lora_config(cfg),
+            callbacks=callbacks,
+        )
+    except ValueError as e:  # TRL's own config checks name the field and the fix
+        raise RedistillError(f"TRL rejected the SFT configuration: {e}") from None
 
 
 def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
