@@ -20,13 +20,14 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from redistill.cli import augment, build, llm, tasks
+    from redistill.cli import augment, build, llm, tasks, train
     from redistill.cli import eval as eval_cli
     from redistill.cli import report as report_cli
     from redistill.cli import run as run_cli
 
     app.add_typer(tasks.app, name="tasks")
     app.add_typer(llm.app, name="llm")
+    app.add_typer(train.app, name="train")
     build.register(app)
     augment.register(app)
     app.command("eval")(eval_cli.eval_command)

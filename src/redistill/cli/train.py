@@ -1,0 +1,97 @@
+"""``redistill train sft|align``: flags for the common knobs; any other TRL / HF field via ``--set key=value``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Train the student: SFT, then preference alignment (TRL + PEFT).", no_args_is_help=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file of config keys (flags and --set win).")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="RUN_DIR/data, written by `redistill build`.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder (adapter or weights, log, plot).")]
+EpochsOpt = Annotated[float | None, typer.Option("--epochs", help="Epochs (num_train_epochs).")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps (overrides epochs).")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Per-device batch size.")]
+AccumOpt = Annotated[int | None, typer.Option("--grad-accum", help="Gradient accumulation steps.")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Longest tokenised sequence.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (model init, data order, eval split).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Any other config key: --set key=value (repeatable).")]
+MergeOpt = Annotated[bool, typer.Option("--merge", help="Also write merged full weights to OUT/merged.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")]
+
+
+def _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge) -> dict:
+    return {
+        "data_dir": str(data) if data else None,
+        "output_dir": str(out) if out else None,
+        "num_train_epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": lr,
+        "per_device_train_batch_size": batch_size,
+        "gradient_accumulation_steps": grad_accum,
+        "max_length": max_length,
+        "seed": seed,
+        "merge": merge or None,
+    }
+
+
+@app.command("sft")
+def sft(
+    model: Annotated[str | None, typer.Option("--model", help="Base model: hub name or local folder.")] = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    epochs: EpochsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: AccumOpt = None,
+    max_length: MaxLenOpt = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Full fine-tuning instead of LoRA.")] = False,
+    merge: MergeOpt = False,
+    resume: ResumeOpt = False,
+    only: Annotated[str | None, typer.Option("--only", help="generation | application (ablation).")] = None,
+) -> None:
+    """Supervised fine-tuning on rule generation + rule application (LoRA by default)."""
+    from redistill.train.config import SFTRunConfig, load_config
+    from redistill.train.sft import run_sft
+
+    flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
+    flags.update({"model_name_or_path": model, "full": full or None, "only": only})
+    run_sft(load_config(SFTRunConfig, config, flags, set_), resume=resume)
+
+
+@app.command("align")
+def align(
+    init: Annotated[Path | None, typer.Option("--init", help="The SFT output folder to continue from.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Base model of an SFT adapter (default: the one it records).")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="orpo | dpo | simpo | kto.")] = "orpo",
+    data: DataOpt = None,
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    epochs: EpochsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: AccumOpt = None,
+    max_length: MaxLenOpt = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
+    merge: MergeOpt = False,
+    resume: ResumeOpt = False,
+) -> None:
+    """Preference alignment continuing the SFT model (ORPO by default, as in the paper)."""
+    from redistill.train.align import run_align
+    from redistill.train.config import align_config_class, load_config
+
+    flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
+    flags.update({"model_name_or_path": model, "init": str(init) if init else None})
+    run_align(load_config(align_config_class(method), config, flags, set_), resume=resume)

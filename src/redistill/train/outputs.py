@@ -1,0 +1,139 @@
+"""The output folder of a training run: what is checked before, and what is written after.
+
+``OUT/`` holds the adapter (or full weights) and tokenizer, ``log.jsonl``, ``loss.png``,
+``checkpoint-N/`` while training, optionally ``merged/``, and ``redistill_train.json`` written
+last: its presence means the run finished, so the same run is skipped next time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from redistill.errors import RedistillError
+from redistill.jsonl import read_jsonl, write_json
+from redistill.train.model import MANIFEST, read_manifest
+from redistill.train.plot import plot_losses
+
+LOG = "log.jsonl"
+PLOT = "loss.png"
+# Config keys that differ between launches of the same run (process rank, display): not compared.
+VOLATILE = {"local_rank", "logging_dir", "disable_tqdm", "report_to"}
+
+console = Console(stderr=True)
+
+
+def config_dict(cfg) -> dict[str, Any]:
+    """The resolved config as plain JSON values."""
+    return json.loads(json.dumps(cfg.to_dict(), default=str))
+
+
+def same_run(manifest: dict, cfg, data_hash: str) -> bool:
+    old = {k: v for k, v in manifest.get("config", {}).items() if k not in VOLATILE}
+    new = {k: v for k, v in config_dict(cfg).items() if k not in VOLATILE}
+    return manifest.get("data_hash") == data_hash and old == new
+
+
+def last_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out)) if out.is_dir() else None
+
+
+def prepare_out(cfg, data_hash: str, resume: bool) -> tuple[dict | None, str | None]:
+    """``(manifest, None)`` if this exact run already finished; else ``(None, checkpoint to resume or None)``."""
+    out = Path(cfg.output_dir)
+    manifest = read_manifest(out)
+    if manifest is not None:
+        if same_run(manifest, cfg, data_hash):
+            return manifest, None
+        raise RedistillError(
+            f"{out / MANIFEST}: this folder holds a finished training with other settings or data; "
+            "pass a new --out, or delete the folder to train again"
+        )
+    checkpoint = last_checkpoint(out)
+    if checkpoint and not resume:
+        raise RedistillError(
+            f"{out}: holds checkpoints of an unfinished run ({Path(checkpoint).name}); "
+            "pass --resume to continue it, or delete them to start over"
+        )
+    return None, checkpoint if resume else None
+
+
+def _merge(out: Path) -> Path:
+    """Base + adapter merged into plain weights at ``OUT/merged`` (for serving, e.g. vLLM)."""
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    merged_dir = out / "merged"
+    model = AutoPeftModelForCausalLM.from_pretrained(str(out), dtype="auto").merge_and_unload()
+    model.save_pretrained(merged_dir)
+    AutoTokenizer.from_pretrained(str(out)).save_pretrained(merged_dir)
+    return merged_dir
+
+
+def finish(trainer, cfg, meta: dict[str, Any], is_adapter: bool, resolved: dict[str, Any]) -> dict[str, Any]:
+    """Save weights + tokenizer, merge if asked, plot the losses, write the manifest; returns it.
+
+    ``resolved`` is the config as it was before the trainer touched it (trainers adjust a few fields).
+    """
+    out = Path(cfg.output_dir)
+    trainer.save_model(str(out))  # adapter or full weights, and the tokenizer (processing_class)
+    if not trainer.is_world_process_zero():
+        return {}
+    # DPO/KTO keep a frozen copy of the SFT adapter named "ref" as reference; it is not part of the result.
+    shutil.rmtree(out / "ref", ignore_errors=True)
+    merged = None
+    if cfg.merge:
+        if is_adapter:
+            merged = str(_merge(out))
+        else:
+            console.print("[yellow]--merge:[/] full fine-tuning already wrote plain weights; nothing to merge")
+    rows = read_jsonl(out / LOG) if (out / LOG).exists() else []
+    plot_losses(rows, out / PLOT, f"{meta['method']}: {Path(meta['base_model']).name}")
+    final = dict(trainer.state.log_history[-1]) if trainer.state.log_history else {}
+    eval_losses = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
+    train_losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
+    manifest = {
+        **meta,
+        "adapter": is_adapter,
+        "merged": merged,
+        "steps": trainer.state.global_step,
+        "tokens": trainer.state.num_input_tokens_seen or None,  # ORPO/CPO batches do not count tokens
+        "first_loss": train_losses[0] if train_losses else None,
+        "last_loss": train_losses[-1] if train_losses else None,
+        "last_eval_loss": eval_losses[-1] if eval_losses else None,
+        "train_summary": final,
+        "versions": _versions(),
+        "config": resolved,
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    return {"trl": trl.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "torch": torch.__version__}
+
+
+def summary_table(manifest: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for key in ("method", "base_model", "train_rows", "eval_rows", "steps", "tokens", "first_loss", "last_loss",
+                "last_eval_loss", "output", "merged"):
+        value = manifest.get(key)
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+    return table

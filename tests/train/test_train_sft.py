@@ -1,0 +1,107 @@
+"""SFT on the tiny model: the loss falls, the output folder is complete and reloads, runs skip and resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from redistill.errors import RedistillError
+from redistill.train.config import SFTRunConfig, load_config
+from redistill.train.sft import run_sft
+
+
+def _logits(model, tokenizer) -> torch.Tensor:
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "rule for the list\nInput: [3, 1]"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    model.eval()
+    with torch.no_grad():
+        return model(input_ids=ids["input_ids"]).logits
+
+
+def test_full_sft_lowers_loss(base_model):
+    manifest = json.loads((base_model / "redistill_train.json").read_text())
+    assert manifest["adapter"] is False and manifest["only"] == "application"
+    assert manifest["last_loss"] < 0.7 * manifest["first_loss"]
+    assert (base_model / "model.safetensors").exists() and not (base_model / "adapter_config.json").exists()
+
+
+def test_sft_lora_lowers_loss_and_writes_a_complete_folder(sft_lora, base_model):
+    manifest = json.loads((sft_lora / "redistill_train.json").read_text())
+    assert manifest["method"] == "sft" and manifest["adapter"] is True and manifest["steps"] == 30
+    assert manifest["last_loss"] < manifest["first_loss"] - 0.3
+    assert manifest["last_eval_loss"] is not None and manifest["eval_rows"] == 4
+    assert manifest["config"]["lora_r"] == 8 and len(manifest["data_hash"]) == 64
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "log.jsonl", "loss.png"):
+        assert (sft_lora / name).exists(), name
+    log = [json.loads(line) for line in (sft_lora / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == list(range(1, 31))
+    assert json.loads((sft_lora / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base_model)
+
+
+def test_loss_only_on_the_assistant_turn(tiny_model_dir, train_data, tmp_path, fast):
+    from redistill.train.data import read_sft_rows, split_eval
+    from redistill.train.sft import build_trainer
+
+    cfg = load_config(SFTRunConfig, flags={"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data),
+                                           "output_dir": str(tmp_path), "max_steps": 1, **fast})
+    rows, _ = read_sft_rows(train_data, "generation")
+    trainer = build_trainer(cfg, split_eval(rows, 0, 0)[0], None)
+    tok = trainer.processing_class
+    row = trainer.train_dataset[0]
+    learned = [label for label in row["labels"] if label != -100]
+    assert tok.decode(learned) == row["completion"][0]["content"] + "<|end|>\n"  # the assistant turn, nothing else
+    assert row["labels"][: len(row["input_ids"]) - len(learned)] == [-100] * (len(row["input_ids"]) - len(learned))
+
+
+def test_saved_adapter_reloads_with_the_same_logits(tiny_model_dir, train_data, tmp_path, fast):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from redistill.train.data import read_sft_rows, split_eval
+    from redistill.train.outputs import config_dict, finish
+    from redistill.train.sft import build_trainer
+
+    cfg = load_config(SFTRunConfig, flags={"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data),
+                                           "output_dir": str(tmp_path), "max_steps": 5, "learning_rate": 1e-2,
+                                           "merge": True, **fast})
+    rows, _ = read_sft_rows(train_data)
+    trainer = build_trainer(cfg, split_eval(rows, 0, 0)[0], None)
+    trainer.train()
+    finish(trainer, cfg, {"method": "sft", "base_model": str(tiny_model_dir)}, True, config_dict(cfg))
+    tok = trainer.processing_class
+    trained = _logits(trainer.model, tok)
+    base = _logits(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tok)
+    assert not torch.allclose(trained, base, atol=1e-3)  # training changed the model
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tmp_path)
+    torch.testing.assert_close(_logits(reloaded, tok), trained, atol=1e-5, rtol=1e-4)
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    torch.testing.assert_close(_logits(merged, tok), trained, atol=1e-4, rtol=1e-3)
+
+
+def test_finished_run_is_skipped_and_a_changed_one_refused(sft_lora, base_model, train_data, sft_flags):
+    flags = sft_flags(base_model, train_data, sft_lora)
+    before = (sft_lora / "log.jsonl").read_text()
+    assert run_sft(load_config(SFTRunConfig, flags=flags))["steps"] == 30
+    assert (sft_lora / "log.jsonl").read_text() == before  # nothing retrained
+    with pytest.raises(RedistillError, match="finished training with other settings"):
+        run_sft(load_config(SFTRunConfig, flags={**flags, "learning_rate": 1e-3}))
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, train_data, tmp_path, fast):
+    out = tmp_path / "sft"
+    flags = {"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data), "output_dir": str(out),
+             "full": True, "save_steps": 3, "learning_rate": 1e-3, **fast}
+    run_sft(load_config(SFTRunConfig, flags={**flags, "max_steps": 3}))
+    # As if killed right after the step-3 checkpoint of a longer run: a checkpoint, no manifest.
+    (out / "redistill_train.json").unlink()
+    with open(out / "log.jsonl", "a") as f:  # a line logged after that checkpoint, before the kill
+        f.write(json.dumps({"step": 5, "loss": 99.0}) + "\n")
+    longer = load_config(SFTRunConfig, flags={**flags, "max_steps": 6})
+    with pytest.raises(RedistillError, match="checkpoint-3.*pass --resume"):
+        run_sft(longer)
+    assert run_sft(longer, resume=True)["steps"] == 6
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]  # 1-3 kept, 4-6 trained after resuming
+    assert 99.0 not in [r["loss"] for r in rows if "loss" in r]  # the stale line past the checkpoint is gone
