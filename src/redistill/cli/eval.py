@@ -27,16 +27,6 @@ def _make_backend(spec: str, adapters: list[str] | None, cache):
     return make_backend(spec, adapter=adapters, cache=cache)
 
 
-def _cache(no_cache: bool, cache_dir: Path | None):
-    if no_cache:
-        return None
-    if cache_dir is None:
-        return "default"
-    from redistill.llm.cache import ResponseCache
-
-    return ResponseCache(cache_dir)
-
-
 def _split_list(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
@@ -75,6 +65,9 @@ def eval_command(
         early_stop=early_stop, oracle=oracle, chunk_size=chunk_size,
     )
     suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
-    backend = _make_backend(model, cfg.adapters or None, _cache(no_cache, cache_dir))
-    summaries = run_eval(cfg, out, backend, console=console, suites=suites)
+    from redistill.cli.options import cache_choice
+    from redistill.llm.usage import cost_fn_for
+
+    backend = _make_backend(model, cfg.adapters or None, cache_choice(cache_dir, no_cache))
+    summaries = run_eval(cfg, out, backend, cost_fn=cost_fn_for(model), console=console, suites=suites)
     console.print(summary_table(summaries, title=f"{label_of(cfg.to_json())} -> {out}"))

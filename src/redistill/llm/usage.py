@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,3 +190,16 @@ class UsageLedger:
 
             yield advance
             bar.update(task, **fields())
+
+
+def cost_fn_for(spec: str, prices: Mapping[str, Any] | str | Path | None = None) -> Callable[[Usage], float] | None:
+    """USD for a usage of the model a spec names (``openai:MODEL[@URL]``); None for local engines.
+
+    A hosted model missing from the price table costs 0 (the ledger notes unknown prices).
+    """
+    engine, _, name = spec.partition(":")
+    if engine != "openai":
+        return None
+    model = name.split("@", 1)[0]
+    table = PriceTable(prices)
+    return lambda usage: table.cost(model, usage) or 0.0
