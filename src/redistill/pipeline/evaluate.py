@@ -53,5 +53,5 @@ def run_entries(p: Pipeline) -> None:
         key = (cfg.model, tuple(cfg.adapters))
         if key not in backends:  # one loaded model serves every row that uses it
             backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None, seed=cfg.seed)
-        out = p.run / "eval" / entry.name
+        out = p.eval_dir(entry.name)
         run_eval(cfg, out, backends[key], suites=tasks)

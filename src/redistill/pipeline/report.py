@@ -17,9 +17,11 @@ def _pct(v: float | None) -> str:
 
 
 def _evaluations(run: Path) -> list[dict]:
+    from redistill.pipeline.run import eval_slug
+
     out = []
     for name in _entry_order(run):
-        folder = run / "eval" / name
+        folder = run / "eval" / eval_slug(name)
         if (folder / "summary.json").exists():
             ev = load_evaluation(folder)
             ev["name"] = name
@@ -147,11 +149,13 @@ def write_report(run: str | Path) -> tuple[Path, Path]:
         if p:
             plots.append((title, p))
     plots += _existing_plots(run)
+    from redistill.pipeline.config import STAGES
+
     stage_rows = []
-    for stage in sorted((run / "stages").glob("*.json")) if (run / "stages").exists() else []:
-        if stage.stem == "last_run":
-            continue
-        stage_rows.append([stage.stem, f"{json.loads(stage.read_text()).get('wall_s', 0):.1f}"])
+    for stage in STAGES:
+        marker = run / "stages" / f"{stage}.json"
+        if marker.exists():
+            stage_rows.append([stage, f"{json.loads(marker.read_text()).get('wall_s', 0):.1f}"])
 
     cfg = json.loads((run / "config.json").read_text())
     intro = (f"Run `{cfg.get('name')}`: teacher `{cfg.get('teacher')}`, student `{cfg['student']['base']}`, "

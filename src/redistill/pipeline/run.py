@@ -18,6 +18,7 @@ before it; stages that pay for model calls (augment, eval) also resume task by t
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ class Pipeline:
     def model_dir(self, stage: str) -> Path:
         return self.run / "models" / stage
 
+    def eval_dir(self, entry_name: str) -> Path:
+        """An evaluation's folder, named after its table row (``search · SFT`` -> ``search-sft``)."""
+        return self.run / "eval" / eval_slug(entry_name)
+
     # ---------------------------------------------------------------- stage bookkeeping
     def stage_settings(self, stage: str) -> Any:
         c = self.cfg
@@ -98,6 +103,7 @@ class Pipeline:
                 raise RedistillError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
         first = STAGES.index(start) if start else 0
         last = STAGES.index(until) if until else len(STAGES) - 1
+        _quiet_libraries()
         self.run.mkdir(parents=True, exist_ok=True)
         write_json(self.run / "config.json", self.cfg.model_dump())
         timings: dict[str, dict] = {}
@@ -230,7 +236,7 @@ class Pipeline:
         method = settings.pop("method", "orpo")
         values = {"model_name_or_path": self.base_model, "init": str(self.model_dir("sft")),
                   "data_dir": str(self.run / "data"), "output_dir": str(self.model_dir("align")),
-                  "seed": self.cfg.seed, "full": self.cfg.train.sft.get("full", False), **settings}
+                  "seed": self.cfg.seed, **settings}
         run_align(build_config(align_config_class(method), [("config", values)]))
 
     def stage_imitation(self) -> str | None:
@@ -250,6 +256,20 @@ class Pipeline:
 
         paths = write_report(self.run)
         console.print(f"report: {paths[0]} and {paths[1]}")
+
+
+def _quiet_libraries() -> None:
+    """One progress display for the run: silence the libraries' own per-step bars."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def eval_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9+]+", "-", name.lower()).strip("-")
 
 
 def _answer_type(name: str) -> str | None:
