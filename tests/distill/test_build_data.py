@@ -172,3 +172,16 @@ def test_cli_build(run_dir, capsys):
         main(["build", str(run_dir / "nowhere")])
     assert e.value.code == 2
     assert "no augment files" in capsys.readouterr().err
+
+
+def test_score_ratio_floor_and_application_cap(run_dir):
+    # ratio 0.7: list_func (4 seen) needs 3, 1d_arc (3 seen) needs 3 -> only the perfect rules remain
+    run_build(run_dir, BuildOptions(min_score_ratio=0.7, max_applications_per_task=2))
+    gen = data(run_dir, "rule_generation")
+    assert sorted((r["task_id"], r["messages"][1]["content"]) for r in gen) == [("0", "rule 4 all"), ("7", "rule 3 a")]
+    apps = by_task(data(run_dir, "rule_application"))
+    assert apps and all(len(rows) <= 2 for rows in apps.values())
+    run_build(run_dir, BuildOptions(min_score_ratio=0.7, max_applications_per_task=2), force=True)
+    assert by_task(data(run_dir, "rule_application")) == apps  # the sampling is seeded
+    with pytest.raises(RedistillError, match="min-score-ratio"):
+        BuildOptions(min_score_ratio=1.5)

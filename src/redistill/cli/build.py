@@ -26,7 +26,11 @@ def build(
     max_pairs_per_task: Annotated[int | None, typer.Option(help="Sample at most N pairs per task (seeded).")] = None,
     min_score: Annotated[int | None, typer.Option(help="Generation data keeps rules scoring at least N "
                          "(default 1; 0 with --paper-compat).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the pair sampling.")] = 0,
+    min_score_ratio: Annotated[float | None, typer.Option(help="Generation data also needs a score of at least "
+                               "this share of the task's seen examples (e.g. 1.0: perfect rules only).")] = None,
+    max_applications_per_task: Annotated[int | None, typer.Option(
+        help="Sample at most N rule-application rows per task (seeded).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the pair and application sampling.")] = 0,
     export: Annotated[list[str] | None, typer.Option("--export", help="Also write: llama-factory.")] = None,
     prompts: PromptsOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when inputs and options are unchanged.")] = False,
@@ -36,8 +40,10 @@ def build(
     from redistill.distill.stats import summary_table
     from redistill.prompts import load_prompts
 
-    opts = BuildOptions(paper_compat, parse_margins(margin or []), max_pairs_per_task, min_score, seed,
-                        tuple(export or ()))
+    opts = BuildOptions(paper_compat=paper_compat, margins=parse_margins(margin or []),
+                        max_pairs_per_task=max_pairs_per_task, min_score=min_score,
+                        min_score_ratio=min_score_ratio, max_applications_per_task=max_applications_per_task,
+                        seed=seed, exports=tuple(export or ()))
     result = run_build(run_dir, opts, load_prompts(prompts), force=force)
     if result.skipped:
         console.print(f"[green]up to date[/]: {result.data_dir} was built from these inputs with these options "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -58,6 +59,10 @@ class BuildOptions:
     """Cap on preference pairs per task, sampled deterministically with ``seed``."""
     min_score: int | None = None
     """Generation data keeps rules scoring at least this; None: 1 by default, 0 with paper_compat."""
+    min_score_ratio: float | None = None
+    """Generation data also needs ``score >= ratio * n_seen`` (one knob across suites of different sizes)."""
+    max_applications_per_task: int | None = None
+    """Cap on rule-application rows per task, sampled deterministically with ``seed``."""
     seed: int = 0
     exports: tuple[str, ...] = ()
     """Extra formats: ``llama-factory``."""
@@ -65,6 +70,10 @@ class BuildOptions:
     def __post_init__(self) -> None:
         if self.max_pairs_per_task is not None and self.max_pairs_per_task < 1:
             raise RedistillError(f"--max-pairs-per-task must be at least 1, got {self.max_pairs_per_task}")
+        if self.min_score_ratio is not None and not 0 <= self.min_score_ratio <= 1:
+            raise RedistillError(f"--min-score-ratio must be between 0 and 1, got {self.min_score_ratio}")
+        if self.max_applications_per_task is not None and self.max_applications_per_task < 1:
+            raise RedistillError(f"--max-applications-per-task must be at least 1, got {self.max_applications_per_task}")
         if self.min_score is not None and self.min_score < 0:
             raise RedistillError(f"--min-score must be 0 or more, got {self.min_score}")
         for suite, m in self.margins.items():
@@ -77,6 +86,12 @@ class BuildOptions:
     @property
     def score_floor(self) -> int:
         return self.min_score if self.min_score is not None else (0 if self.paper_compat else 1)
+
+    def floor_for(self, n_seen: int | None) -> int:
+        """The generation score floor of a task with ``n_seen`` seen examples."""
+        if self.min_score_ratio is None or not n_seen:
+            return self.score_floor
+        return max(self.score_floor, math.ceil(self.min_score_ratio * n_seen))
 
     def margin(self, suite: str, answer_type: str) -> int:
         if suite in self.margins:
@@ -193,7 +208,7 @@ def task_rows(rec: dict, opts: BuildOptions, prompts: Prompts) -> tuple[list[dic
 
     generation = [
         {"messages": [*prompt, _assistant(r["rule"])], **meta, "score": r["score"], "n_seen": n_seen}
-        for r in rules if r["score"] >= opts.score_floor
+        for r in rules if r["score"] >= opts.floor_for(n_seen)
     ]
     pairs = [(x, y) for x in rules for y in rules if x["score"] > y["score"] + margin]
     if opts.max_pairs_per_task is not None and len(pairs) > opts.max_pairs_per_task:
@@ -220,6 +235,10 @@ def task_rows(rec: dict, opts: BuildOptions, prompts: Prompts) -> tuple[list[dic
             user = app.get("prompt") or apply_rule_messages(p, r["rule"], app["input"])
             answer = app["response"] if opts.paper_compat else format_value(app.get("gold"))
             application.append({"messages": [*user, _assistant(answer)], **meta})
+    cap = opts.max_applications_per_task
+    if cap is not None and len(application) > cap:
+        keep = random.Random(f"{opts.seed}/{suite}/{task_id}/apply").sample(range(len(application)), cap)
+        application = [application[i] for i in sorted(keep)]
     return generation, application, preference, rules
 
 

@@ -72,6 +72,8 @@ class BuildConfig(_Strict):
     min_score: int | None = None
     margins: dict[str, int] = Field(default_factory=dict)
     max_pairs_per_task: int | None = None
+    min_score_ratio: float | None = None
+    max_applications_per_task: int | None = None
     seed: int = 0
 
 

@@ -180,7 +180,8 @@ class Pipeline:
 
         b = self.cfg.build
         opts = BuildOptions(paper_compat=b.paper_compat, margins=b.margins, max_pairs_per_task=b.max_pairs_per_task,
-                            min_score=b.min_score, seed=b.seed)
+                            min_score=b.min_score, min_score_ratio=b.min_score_ratio,
+                            max_applications_per_task=b.max_applications_per_task, seed=b.seed)
         run_build(self.run, opts, self.prompts, force=True)
         write_jsonl(self.run / "imitation" / "rule_application.jsonl", self._imitation_rows())
 
