@@ -74,3 +74,4 @@ def test_bad_yaml_files(tmp_path):
 def test_unknown_method():
     with pytest.raises(RedistillError, match="unknown alignment method 'ppo'.*orpo, dpo, simpo, kto"):
         align_config_class("ppo")
+

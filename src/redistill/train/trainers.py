@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch.nn.functional as F
 from trl.experimental.cpo import CPOTrainer
 from trl.experimental.orpo import ORPOTrainer
 
+from redistill.errors import RedistillError
 from redistill.train.model import stop_token_ids
 
 
@@ -42,6 +45,23 @@ class _SingleEosMixin:
         batch = super().tokenize_row(feature, model)
         return cut_after_first_stop(batch, self._stop_ids)
 
+    def _drop_empty_responses(self) -> None:
+        """Drop pairs whose prompt fills ``max_length`` (TRL truncates their responses to nothing, and an
+        empty response makes the loss NaN); say how many, and fail when none is left."""
+        for name in ("train_dataset", "eval_dataset"):
+            ds = getattr(self, name, None)
+            if ds is None:
+                continue
+            kept = ds.filter(lambda r: any(x != -100 for x in r["chosen_labels"])
+                             and any(x != -100 for x in r["rejected_labels"]))
+            if len(kept) < len(ds):
+                warnings.warn(f"{name}: dropped {len(ds) - len(kept)} of {len(ds)} pairs whose prompt fills "
+                              f"max_length={self.max_length}", stacklevel=2)
+            if name == "train_dataset" and len(kept) == 0:
+                raise RedistillError(f"every preference pair's prompt fills max_length={self.max_length}: "
+                                     "raise max_length")
+            setattr(self, name, kept)
+
 
 class ReDisORPOTrainer(_SingleEosMixin, ORPOTrainer):
     """ORPO with response-only NLL and a single EOS per response."""
@@ -49,6 +69,7 @@ class ReDisORPOTrainer(_SingleEosMixin, ORPOTrainer):
     def __init__(self, model=None, args=None, processing_class=None, **kwargs):
         self._init_stop_ids(model, processing_class)  # tokenize_row runs inside super().__init__
         super().__init__(model=model, args=args, processing_class=processing_class, **kwargs)
+        self._drop_empty_responses()
 
     def concatenated_forward(self, model, batch):
         """TRL's forward, with the NLL term recomputed over response tokens only (prompt labels are -100)."""
@@ -58,11 +79,11 @@ class ReDisORPOTrainer(_SingleEosMixin, ORPOTrainer):
         width = chosen_logits.shape[1] + 1
         if labels.shape[1] < width:  # chosen was padded to the rejected length inside the forward
             labels = F.pad(labels, (0, width - labels.shape[1]), value=-100)
-        out[4] = F.cross_entropy(
-            chosen_logits.reshape(-1, chosen_logits.shape[-1]).float(),
-            labels[:, 1:width].reshape(-1),
-            ignore_index=-100,
+        targets = labels[:, 1:width].reshape(-1)
+        total = F.cross_entropy(
+            chosen_logits.reshape(-1, chosen_logits.shape[-1]).float(), targets, ignore_index=-100, reduction="sum"
         )
+        out[4] = total / (targets != -100).sum().clamp(min=1)  # a fully truncated response adds 0, not NaN
         return tuple(out)
 
 
@@ -72,4 +93,5 @@ class ReDisCPOTrainer(_SingleEosMixin, CPOTrainer):
     def __init__(self, model=None, args=None, processing_class=None, **kwargs):
         self._init_stop_ids(model, processing_class)
         super().__init__(model=model, args=args, processing_class=processing_class, **kwargs)
+        self._drop_empty_responses()
 

@@ -1,0 +1,151 @@
+"""`redistill run`: config validation, a shortened offline quickstart end to end, skip and resume,
+and the paper config's path with its model names swapped for tiny local ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from redistill.errors import RedistillError
+from redistill.jsonl import read_jsonl
+from redistill.pipeline.check import check_run
+from redistill.pipeline.config import STAGES, load_run_config
+from redistill.pipeline.run import Pipeline, eval_slug
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+TINY_TRAIN = {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "eval_ratio": 0.0,
+              "save_strategy": "no", "max_length": 1024}
+SHORT = {
+    "name": "short",
+    "suites": [
+        {"name": "list_func", "n_train": 12, "n_test": 3, "holdout": ["keep_odd"]},
+        {"name": "1d_arc", "n_train": 6, "n_test": 2},
+        {"name": "acre", "n_train": 6, "n_test": 2},
+        {"name": "scan", "n_train": 3, "n_test": 1, "novel_train": True},
+    ],
+    "augment": {"hypotheses": 4},
+    "build": {"max_pairs_per_task": 2, "max_applications_per_task": 2},
+    "student": {"scratch": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "vocab_size": 400}},
+    "train": {
+        "sft": {"full": True, "max_steps": 4, **TINY_TRAIN},
+        "align": {"method": "orpo", "max_steps": 2, **TINY_TRAIN},
+        "imitation": {"max_steps": 3},
+    },
+    "eval": {"hypotheses": 2, "max_tokens": 16, "entries": [
+        {"name": "IO · imitation", "model": "imitation", "method": "io"},
+        {"name": "search · SFT", "model": "sft", "method": "search", "follower": "llm"},
+        {"name": "search · SFT (exact)", "model": "sft", "method": "search", "follower": "library"},
+        {"name": "search · SFT+ORPO", "model": "align", "method": "search", "follower": "llm"},
+    ]},
+}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REDISTILL_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return path
+
+
+def test_config_errors_name_the_field(tmp_path):
+    bad = {**SHORT, "augment": {"hypotheses": 4, "bogus": 1}}
+    with pytest.raises(RedistillError, match=r"field 'augment.bogus': Extra inputs"):
+        load_run_config(write_config(tmp_path / "a.yaml", bad))
+    not_full = {**SHORT, "train": {"sft": {"max_steps": 1}}}
+    with pytest.raises(RedistillError, match="train.sft.full"):
+        load_run_config(write_config(tmp_path / "b.yaml", not_full))
+    (tmp_path / "c.yaml").write_text("name: x\nsuites: [\n")
+    with pytest.raises(RedistillError, match=r"c.yaml:\d+: not valid YAML"):
+        load_run_config(tmp_path / "c.yaml")
+    cfg = load_run_config(write_config(tmp_path / "d.yaml", SHORT), ["eval.hypotheses=7", "train.sft.max_steps=9"])
+    assert cfg.eval.hypotheses == 7 and cfg.train.sft["max_steps"] == 9
+    with pytest.raises(RedistillError, match="unknown concepts"):
+        check_run(load_run_config(write_config(tmp_path / "e.yaml", {
+            **SHORT, "suites": [{"name": "list_func", "holdout": ["no_such_concept"]}]})))
+
+
+def test_shipped_configs_validate(tiny_model_dir, benchmarks_dir, monkeypatch):
+    monkeypatch.setenv("REDISTILL_DATA", str(benchmarks_dir))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert check_run(load_run_config(CONFIGS / "quickstart.yaml"))
+    for name in ("paper.yaml", "qwen0.5b.yaml"):
+        lines = check_run(load_run_config(CONFIGS / name, [f"student.base={tiny_model_dir}"]))
+        assert any("810 train / 91 test" in line for line in lines)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(RedistillError, match="OPENAI_API_KEY"):
+        check_run(load_run_config(CONFIGS / "paper.yaml"))
+
+
+def test_shortened_quickstart_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    cfg = load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(run)}))
+    timings = Pipeline(cfg).execute()
+    assert [s for s, t in timings.items() if t["status"] == "done"] == list(STAGES)
+
+    n_train = {s["name"]: s["n_train"] for s in SHORT["suites"]}
+    n_test = {s["name"]: s["n_test"] for s in SHORT["suites"]}
+    for suite in n_train:
+        assert len(read_jsonl(run / "tasks" / f"{suite}.train.jsonl")) == n_train[suite]
+        assert len(read_jsonl(run / "tasks" / f"{suite}.test.jsonl")) == n_test[suite]
+        aug = read_jsonl(run / "augment" / f"{suite}.jsonl")
+        assert len(aug) == n_train[suite] and {r["teacher"] for r in aug} == {"library"}
+    # held-out concepts never reach training
+    assert not [t for t in read_jsonl(run / "tasks" / "list_func.train.jsonl") if t["concept"] == "keep_odd"]
+    for name in ("rule_generation", "rule_application", "preference"):
+        assert read_jsonl(run / "data" / f"{name}.jsonl")
+    assert read_jsonl(run / "imitation" / "rule_application.jsonl")
+    for model in ("init", "sft", "align", "imitation"):
+        assert (run / "models" / model / "config.json").exists()
+    assert (run / "models" / "sft" / "log.jsonl").exists()
+
+    for entry in SHORT["eval"]["entries"]:
+        folder = run / "eval" / eval_slug(entry["name"])
+        summary = json.loads((folder / "summary.json").read_text())
+        assert {s: v["tasks"] for s, v in summary.items()} == n_test
+        assert all(0.0 <= v["accuracy"] <= 1.0 for v in summary.values())
+    exact = read_jsonl(run / "eval" / eval_slug("search · SFT (exact)") / "list_func.jsonl")
+    assert all(r["rules"] for r in exact)  # the student's rules, scored by the exact interpreters
+    report = (run / "report.md").read_text()
+    for entry in SHORT["eval"]["entries"]:
+        assert f"| {entry['name']} |" in report
+    assert "data:image/png;base64," in (run / "report.html").read_text()
+
+    # a second run skips every stage; a changed eval setting re-runs eval and report only
+    again = Pipeline(load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(run)})))
+    assert {t["status"] for t in again.execute().values()} == {"skipped"}
+    changed = {**SHORT, "out": str(run), "eval": {**SHORT["eval"], "hypotheses": 1}}
+    timings = Pipeline(load_run_config(write_config(tmp_path / "short.yaml", changed))).execute(start="tasks")
+    assert [s for s, t in timings.items() if t["status"] == "done"] == ["eval", "report"]
+
+
+def test_paper_path_with_tiny_local_models(tmp_path, tiny_model_dir, benchmarks_dir, monkeypatch):
+    """The paper config's path (published files, a model teacher with the llm follower, a LoRA student
+    continuing into ORPO) with its model names swapped for the tiny local model."""
+    monkeypatch.setenv("REDISTILL_DATA", str(benchmarks_dir))
+    run = tmp_path / "paper"
+    sets = [f"out={run}", f"teacher=hf:{tiny_model_dir}", f"student.base={tiny_model_dir}",
+            "augment.hypotheses=2", "augment.max_tokens=12", "augment.budget_usd=null",
+            "train.sft.max_steps=2", "train.sft.eval_ratio=0", "train.sft.max_length=512",
+            "train.align.max_steps=1", "train.align.max_length=1024",
+            "eval.hypotheses=2", "eval.max_tokens=12",
+            'eval.entries=[{name: "IO · base", model: base, method: io}, '
+            '{name: "HS · SFT+ORPO", model: align, method: search}]']
+    cfg = load_run_config(CONFIGS / "paper.yaml", sets)
+    cfg.suites = cfg.suites[1:3]  # list_func and acre
+    for s in cfg.suites:
+        s.train_limit, s.test_limit = 2, 2
+    Pipeline(cfg).execute()
+    assert (run / "models" / "sft" / "adapter_config.json").exists()  # LoRA, as in the paper
+    assert (run / "models" / "align" / "adapter_config.json").exists()
+    aug = read_jsonl(run / "augment" / "list_func.jsonl")
+    assert len(aug) == 2 and all(app["prompt"] for r in aug for rule in r["rules"] for app in rule["applications"])
+    summary = json.loads((run / "eval" / eval_slug("HS · SFT+ORPO") / "summary.json").read_text())
+    assert {s: v["tasks"] for s, v in summary.items()} == {"list_func": 2, "acre": 2}
+    assert "| HS · SFT+ORPO |" in (run / "report.md").read_text()
