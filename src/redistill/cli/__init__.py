@@ -25,14 +25,15 @@ def _register() -> None:
     from redistill.cli import report as report_cli
     from redistill.cli import run as run_cli
 
+    # in pipeline order: the whole run, then each stage, then tools
+    app.command("run")(run_cli.run_command)
     app.add_typer(tasks.app, name="tasks")
-    app.add_typer(llm.app, name="llm")
-    app.add_typer(train.app, name="train")
-    build.register(app)
     augment.register(app)
+    build.register(app)  # also `import`
+    app.add_typer(train.app, name="train")
     app.command("eval")(eval_cli.eval_command)
     app.command("report")(report_cli.report_command)
-    app.command("run")(run_cli.run_command)
+    app.add_typer(llm.app, name="llm")
 
 
 _register()
