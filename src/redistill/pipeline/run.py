@@ -186,12 +186,13 @@ class Pipeline:
         write_jsonl(self.run / "imitation" / "rule_application.jsonl", self._imitation_rows())
 
     def _imitation_rows(self) -> list[dict]:
-        """The imitation baseline's data: direct prompt (seen examples + an unseen input) -> its output."""
-        rows = []
+        """The imitation baseline's data: direct prompt (seen examples + an unseen input) -> its output,
+        at most ``build.max_applications_per_task`` rows per task (the same cap as rule application)."""
+        rows, cap = [], self.cfg.build.max_applications_per_task
         for tasks in self.tasks("train").values():
             for t in tasks:
                 p = self.prompts.for_suite(t.suite, t.answer_type)
-                for ex in t.test:
+                for ex in t.test[:cap]:
                     msgs = direct_messages(p, t, ex.input) + [{"role": "assistant", "content": ex.output}]
                     rows.append({"messages": msgs, "suite": t.suite, "task_id": str(t.id)})
         return rows

@@ -75,7 +75,7 @@ def _check(cfg: AlignFields) -> None:
 
 def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
     """Align the SFT model in ``cfg.init`` on the preference data; returns the manifest of ``cfg.output_dir``."""
-    from transformers import ProgressCallback
+    from transformers import PrinterCallback, ProgressCallback
 
     _check(cfg)
     method = method_name(cfg)
@@ -93,6 +93,7 @@ def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
         cfg, train_ds, eval_ds, [JsonlLogCallback(out / LOG), RichProgressCallback(method)]
     )
     trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)  # used instead when progress bars are off; ours shows the log
     trainer.train(resume_from_checkpoint=checkpoint)
     meta = {
         "method": method,

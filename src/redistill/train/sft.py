@@ -46,7 +46,7 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
 
     A finished run with the same config and data is skipped; ``resume`` continues from the last checkpoint.
     """
-    from transformers import ProgressCallback
+    from transformers import PrinterCallback, ProgressCallback
 
     _check(cfg)
     rows, paths = read_sft_rows(cfg.data_dir, cfg.only)
@@ -61,6 +61,7 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
     out = Path(cfg.output_dir)
     trainer = build_trainer(cfg, train_ds, eval_ds, [JsonlLogCallback(out / LOG), RichProgressCallback("sft")])
     trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)  # used instead when progress bars are off; ours shows the log
     trainer.train(resume_from_checkpoint=checkpoint)
     meta = {
         "method": "sft",
