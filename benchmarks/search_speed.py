@@ -101,7 +101,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from redistill.llm.factory import make_backend  # the backends issue
-
     from redistill.train.scratch import build_student
 
     tmp = tempfile.mkdtemp(prefix="search-speed-")

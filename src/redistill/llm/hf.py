@@ -13,7 +13,7 @@ from typing import Any
 
 from redistill.errors import RedistillError
 from redistill.llm.local import check_adapters, check_model, cut_at_stop, fingerprint, render_prompt
-from redistill.llm.types import Completion, ProgressFn, Request, SamplingParams, Usage
+from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, SamplingParams, Usage
 from redistill.llm.usage import UsageLedger
 
 
@@ -88,7 +88,9 @@ class HFBackend:
                 "dtype": str(self.dtype).removeprefix("torch."),
                 "adapters": [{"path": a.path, "sha256": a.digest} for a in self.adapters]}
 
-    def generate(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+    def generate(self, requests: list[Request], progress: ProgressFn | None = None,
+                 on_result: ResultFn | None = None) -> list[Completion]:
+        """``on_result(i, completion)`` is called as each request's samples are all drawn."""
         with self.ledger.timed():
             plain = not getattr(self.tokenizer, "chat_template", None)
             prompts = [render_prompt(self.tokenizer, r.messages) for r in requests]
@@ -99,11 +101,12 @@ class HFBackend:
                 groups[r.params].append(i)
             for params, idxs in groups.items():
                 idxs.sort(key=lambda i: len(ids[i]))  # similar lengths together: less padding
-                self._run_group(params, idxs, ids, results, progress)
+                self._run_group(params, idxs, ids, results, progress, on_result)
             return results  # type: ignore[return-value]
 
     def _run_group(self, params: SamplingParams, idxs: list[int], ids: list[list[int]],
-                   results: list[Completion | None], progress: ProgressFn | None) -> None:
+                   results: list[Completion | None], progress: ProgressFn | None,
+                   on_result: ResultFn | None = None) -> None:
         torch = self._torch
         sample = params.temperature > 0
         texts: dict[int, list[str]] = {i: [] for i in idxs}
@@ -138,6 +141,8 @@ class HFBackend:
                 usage = Usage(len(ids[i]), tokens[i])
                 answers = texts[i] if sample else texts[i] * params.n  # greedy: one run, n copies
                 results[i] = Completion(texts=answers, usage=usage)
+                if on_result:
+                    on_result(i, results[i])
                 done_usage = done_usage + usage
             self.ledger.add(usage=done_usage)
             if progress and finished:
