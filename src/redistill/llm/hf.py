@@ -151,7 +151,7 @@ class HFBackend:
     def _generate_chunk(self, prompts: list[list[int]], params: SamplingParams, k: int,
                         sample: bool) -> list[list[tuple[str, int]]]:
         """Run one ``generate`` call; per prompt, k (text, completion tokens) pairs."""
-        from transformers import DynamicCache, GenerationConfig
+        from transformers import GenerationConfig, StaticCache
 
         torch = self._torch
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
@@ -164,13 +164,14 @@ class HFBackend:
         with torch.inference_mode():
             # Read each prompt once, then copy its KV cache to its k samples: the prompt is most of the
             # work, and num_return_sequences alone would read it k times.
-            cache = DynamicCache(config=self.model.config)
+            # a cache sized for prompt + answer up front: a growing one copies itself at every new token
+            cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + params.max_tokens)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             if ids.shape[1] > 1:
                 self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                           cache=cache, use_cache=True)
+                           cache=cache, use_cache=True, logits_to_keep=1)  # only the cache is wanted here
             if k > 1:
-                cache.batch_repeat_interleave(k)
+                _repeat_cache(cache, k)
                 ids, mask = ids.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
             out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache, generation_config=config,
                                       tokenizer=self.tokenizer)
@@ -184,6 +185,15 @@ class HFBackend:
             text = self.tokenizer.decode(body, skip_special_tokens=True)
             rows.append((cut_at_stop(text, params.stop), count))
         return [rows[j * k:(j + 1) * k] for j in range(len(prompts))]
+
+
+def _repeat_cache(cache: Any, k: int) -> None:
+    """Copy each prompt's KV to its k samples (StaticCache layers lack ``batch_repeat_interleave``)."""
+    for layer in cache.layers:
+        if getattr(layer, "is_initialized", False):
+            layer.keys = layer.keys.repeat_interleave(k, dim=0)
+            layer.values = layer.values.repeat_interleave(k, dim=0)
+            layer.batch_size = layer.keys.shape[0]
 
 
 def _merge_adapter(model: Any, path: str) -> Any:
