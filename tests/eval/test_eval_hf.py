@@ -110,8 +110,9 @@ def test_real_list_function_and_acre_test_splits(tmp_path, tiny_model_dir, bench
 def test_killed_eval_resumes_without_redoing_finished_tasks(tmp_path, tiny_model_dir, temp_cache, benchmarks_dir):
     out = tmp_path / "eval"
     argv = ["eval", "--model", f"hf:{tiny_model_dir}", "--suite", "list_func", "--data", str(benchmarks_dir),
-            "--limit", "12", "--chunk-size", "1", *FAST, "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(SRC), "REDISTILL_CACHE_DIR": str(temp_cache)}
+            "--limit", "8", "--chunk-size", "1", *FAST, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "REDISTILL_CACHE_DIR": str(temp_cache),
+           "OMP_NUM_THREADS": "1"}  # one thread: steady speed on a busy 2-core machine
     proc = subprocess.Popen([sys.executable, "-m", "redistill", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     path = out / "list_func.jsonl"
@@ -121,14 +122,14 @@ def test_killed_eval_resumes_without_redoing_finished_tasks(tmp_path, tiny_model
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     finished = path.read_text()
-    assert 2 <= finished.count("\n") < 12, err.decode()[-2000:]
+    assert 2 <= finished.count("\n") < 8, err.decode()[-2000:]
     with open(path, "a") as f:
         f.write('{"key": "list_func/half a line')  # a kill mid-write
     with pytest.warns(UserWarning, match="truncated"):
         assert run(argv) == 0
     text = path.read_text()
     # finished lines kept byte for byte (their measured wall_s too: not recomputed)
-    assert text.startswith(finished) and text.count("\n") == 12
+    assert text.startswith(finished) and text.count("\n") == 8
     rows = read_jsonl(path)
-    assert len({r["key"] for r in rows}) == 12
-    assert json.loads((out / "summary.json").read_text())["list_func"]["tasks"] == 12
+    assert len({r["key"] for r in rows}) == 8
+    assert json.loads((out / "summary.json").read_text())["list_func"]["tasks"] == 8
