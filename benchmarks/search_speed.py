@@ -98,10 +98,15 @@ def main() -> None:
     ap.add_argument("--rule-tokens", type=int, default=48)
     ap.add_argument("--apply-tokens", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice; 1 is "
+                    "steadier on a busy machine, where idle-spinning worker threads stall)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from redistill.llm.factory import make_backend  # the backends issue
-
     from redistill.train.scratch import build_student
 
     tmp = tempfile.mkdtemp(prefix="search-speed-")
@@ -126,7 +131,9 @@ def main() -> None:
     naive_acc = naive_search(tasks, naive_backend, prompts, H, rule_params, apply_params)
     naive_s = time.perf_counter() - start
 
-    print(f"{len(tasks)} tasks, H={H}, model {model}")
+    import torch
+
+    print(f"{len(tasks)} tasks, H={H}, model {model}, {torch.get_num_threads()} torch thread(s)")
     print(f"engine: {engine_s:8.1f} s  {engine_backend.requests:6d} requests  {engine_backend.invocations:5d} generate calls"
           f"  accuracy {engine_acc:.3f}")
     print(f"naive : {naive_s:8.1f} s  {naive_backend.requests:6d} requests  {naive_backend.invocations:5d} generate calls"

@@ -128,3 +128,27 @@ def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "redistill"
     assert ResponseCache().path == tmp_path / "home" / ".cache" / "redistill" / "responses.sqlite"
+
+
+def test_answers_are_stored_as_they_arrive_so_an_interrupted_batch_keeps_them(server, tmp_path):
+    requests = [req(f"task {i}", n=2, temperature=1.0) for i in range(6)]
+    backend = make_backend(f"openai:m@{server.url}", cache=tmp_path, concurrency=1)
+    finished = []
+
+    class Killed(Exception):
+        pass
+
+    def interrupt_after_three(n, usage):  # the run dies while the batch is half done
+        finished.append(n)
+        if len(finished) == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        backend.generate(requests, progress=interrupt_after_three)
+    asked = [r["messages"][0]["content"] for r in server.requests]
+    assert len(asked) >= 3 and len(ResponseCache(tmp_path)) == 2 * len(asked)  # every answer received is kept
+    again = cached(server, tmp_path)
+    again.generate(requests)
+    second = [r["messages"][0]["content"] for r in server.requests[len(asked):]]
+    assert sorted(asked + second) == sorted(f"task {i}" for i in range(6))  # nothing asked twice
+    assert again.hits == 2 * len(asked)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from redistill.cli.options import CacheDirOpt, ConcurrencyOpt, NoCacheOpt, cache_choice
 from redistill.cli.tasks import DataOpt, SplitOpt
 
 console = Console()
@@ -44,6 +45,9 @@ def augment(
     price_in: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens (overrides the price table).")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call count and estimated cost only.")] = False,
+    concurrency: ConcurrencyOpt = 32,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
     from redistill.distill.augment import AugmentParams, estimate_augment, run_augment
@@ -77,9 +81,12 @@ def augment(
         from redistill.llm.factory import make_backend
         from redistill.search.proposers import ModelProposer
 
-        backend = make_backend(teacher)
-        proposer = ModelProposer(backend, ps, rule_temperature, max_tokens)
-        rule_follower = make_follower(follower, backend, ps)
+        options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
+        backend = make_backend(teacher, cache=cache_choice(cache_dir, no_cache), **options)
+        # the python follower runs programs: ask for them with the program prompt (what rule_prompt records)
+        proposer = ModelProposer(backend, ps, rule_temperature, max_tokens, program=follower == "python")
+        kw = {"temperature": apply_temperature, "max_tokens": max_tokens} if follower == "llm" else {}
+        rule_follower = make_follower(follower, backend, ps, **kw)
     path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
     r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
                     progress=True, prompts=ps)

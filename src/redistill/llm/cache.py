@@ -8,6 +8,7 @@ user cache folder by default, so a new run folder still reuses every answer alre
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import sqlite3
@@ -159,23 +160,40 @@ class CachedBackend:
         done_early = sum(len(g.members) for g in groups.values() if g not in todo)
         if progress and done_early:
             progress(done_early, Usage())
-        generated = self.inner.generate(sub_requests, progress=progress) if sub_requests else []
+        def fresh(j: int, result: Completion) -> list[tuple[str, str]]:
+            """The (key, text) pairs a finished sub-request adds (none when it failed)."""
+            g = todo[j]
+            missing = [s for s, t in enumerate(slots[g.base]) if t is None]
+            return [] if result.error is not None else [
+                (keys[g.base][s], text) for s, text in zip(missing, result.texts, strict=False)]
+
+        stored_early: set[int] = set()
+
+        def store_now(j: int, result: Completion) -> None:  # an engine that finishes requests one by one
+            self.cache.put_many(fresh(j, result), model=self.spec)
+            stored_early.add(j)
+
+        generated = []
+        if sub_requests:
+            streams = "on_result" in inspect.signature(self.inner.generate).parameters
+            extra = {"on_result": store_now} if streams else {}
+            generated = self.inner.generate(sub_requests, progress=progress, **extra)
         if progress and todo:
             progress(sum(len(g.members) - 1 for g in todo), Usage())
 
         errors: dict[str, str] = {}
         usages: dict[str, Usage] = {}
-        fresh: list[tuple[str, str]] = []
-        for g, result in zip(todo, generated, strict=True):
+        late: list[tuple[str, str]] = []
+        for j, (g, result) in enumerate(zip(todo, generated, strict=True)):
             usages[g.base] = result.usage
-            missing = [s for s, t in enumerate(slots[g.base]) if t is None]
             if result.error is not None:
                 errors[g.base] = result.error
-            for s, text in zip(missing, result.texts, strict=False):
-                if result.error is None:
-                    slots[g.base][s] = text
-                    fresh.append((keys[g.base][s], text))
-        self.cache.put_many(fresh, model=self.spec)
+            pairs = fresh(j, result)
+            if j not in stored_early:
+                late += pairs
+            by_key = dict(pairs)
+            slots[g.base] = [by_key.get(k, t) for k, t in zip(keys[g.base], slots[g.base])]
+        self.cache.put_many(late, model=self.spec)
 
         out: list[Completion | None] = [None] * len(requests)
         for g in groups.values():

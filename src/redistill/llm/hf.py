@@ -13,7 +13,7 @@ from typing import Any
 
 from redistill.errors import RedistillError
 from redistill.llm.local import check_adapters, check_model, cut_at_stop, fingerprint, render_prompt
-from redistill.llm.types import Completion, ProgressFn, Request, SamplingParams, Usage
+from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, SamplingParams, Usage
 from redistill.llm.usage import UsageLedger
 
 
@@ -88,7 +88,9 @@ class HFBackend:
                 "dtype": str(self.dtype).removeprefix("torch."),
                 "adapters": [{"path": a.path, "sha256": a.digest} for a in self.adapters]}
 
-    def generate(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+    def generate(self, requests: list[Request], progress: ProgressFn | None = None,
+                 on_result: ResultFn | None = None) -> list[Completion]:
+        """``on_result(i, completion)`` is called as each request's samples are all drawn."""
         with self.ledger.timed():
             plain = not getattr(self.tokenizer, "chat_template", None)
             prompts = [render_prompt(self.tokenizer, r.messages) for r in requests]
@@ -99,11 +101,12 @@ class HFBackend:
                 groups[r.params].append(i)
             for params, idxs in groups.items():
                 idxs.sort(key=lambda i: len(ids[i]))  # similar lengths together: less padding
-                self._run_group(params, idxs, ids, results, progress)
+                self._run_group(params, idxs, ids, results, progress, on_result)
             return results  # type: ignore[return-value]
 
     def _run_group(self, params: SamplingParams, idxs: list[int], ids: list[list[int]],
-                   results: list[Completion | None], progress: ProgressFn | None) -> None:
+                   results: list[Completion | None], progress: ProgressFn | None,
+                   on_result: ResultFn | None = None) -> None:
         torch = self._torch
         sample = params.temperature > 0
         texts: dict[int, list[str]] = {i: [] for i in idxs}
@@ -138,6 +141,8 @@ class HFBackend:
                 usage = Usage(len(ids[i]), tokens[i])
                 answers = texts[i] if sample else texts[i] * params.n  # greedy: one run, n copies
                 results[i] = Completion(texts=answers, usage=usage)
+                if on_result:
+                    on_result(i, results[i])
                 done_usage = done_usage + usage
             self.ledger.add(usage=done_usage)
             if progress and finished:
@@ -146,7 +151,7 @@ class HFBackend:
     def _generate_chunk(self, prompts: list[list[int]], params: SamplingParams, k: int,
                         sample: bool) -> list[list[tuple[str, int]]]:
         """Run one ``generate`` call; per prompt, k (text, completion tokens) pairs."""
-        from transformers import DynamicCache, GenerationConfig
+        from transformers import GenerationConfig, StaticCache
 
         torch = self._torch
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
@@ -159,13 +164,14 @@ class HFBackend:
         with torch.inference_mode():
             # Read each prompt once, then copy its KV cache to its k samples: the prompt is most of the
             # work, and num_return_sequences alone would read it k times.
-            cache = DynamicCache(config=self.model.config)
+            # a cache sized for prompt + answer up front: a growing one copies itself at every new token
+            cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + params.max_tokens)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             if ids.shape[1] > 1:
                 self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                           cache=cache, use_cache=True)
+                           cache=cache, use_cache=True, logits_to_keep=1)  # only the cache is wanted here
             if k > 1:
-                cache.batch_repeat_interleave(k)
+                _repeat_cache(cache, k)
                 ids, mask = ids.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
             out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache, generation_config=config,
                                       tokenizer=self.tokenizer)
@@ -179,6 +185,15 @@ class HFBackend:
             text = self.tokenizer.decode(body, skip_special_tokens=True)
             rows.append((cut_at_stop(text, params.stop), count))
         return [rows[j * k:(j + 1) * k] for j in range(len(prompts))]
+
+
+def _repeat_cache(cache: Any, k: int) -> None:
+    """Copy each prompt's KV to its k samples (StaticCache layers lack ``batch_repeat_interleave``)."""
+    for layer in cache.layers:
+        if getattr(layer, "is_initialized", False):
+            layer.keys = layer.keys.repeat_interleave(k, dim=0)
+            layer.values = layer.values.repeat_interleave(k, dim=0)
+            layer.batch_size = layer.keys.shape[0]
 
 
 def _merge_adapter(model: Any, path: str) -> Any:

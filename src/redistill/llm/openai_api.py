@@ -21,7 +21,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from redistill.errors import RedistillError
-from redistill.llm.types import Completion, ProgressFn, Request, SamplingParams, Usage
+from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, SamplingParams, Usage
 from redistill.llm.usage import PriceTable, UsageLedger
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -74,16 +74,20 @@ class OpenAIBackend:
     def identity(self) -> dict[str, Any]:
         return {"engine": "openai", "model": self.model, "base_url": self.base_url}
 
-    def generate(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+    def generate(self, requests: list[Request], progress: ProgressFn | None = None,
+                 on_result: ResultFn | None = None) -> list[Completion]:
+        """``on_result(i, completion)`` is called as each request finishes (the cache stores it at once,
+        so a kill mid-batch loses no answer already paid for)."""
         with self.ledger.timed():
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return asyncio.run(self._generate(requests, progress))
+                return asyncio.run(self._generate(requests, progress, on_result))
             with ThreadPoolExecutor(1) as pool:  # called from inside an event loop (a notebook)
-                return pool.submit(asyncio.run, self._generate(requests, progress)).result()
+                return pool.submit(asyncio.run, self._generate(requests, progress, on_result)).result()
 
-    async def _generate(self, requests: list[Request], progress: ProgressFn | None) -> list[Completion]:
+    async def _generate(self, requests: list[Request], progress: ProgressFn | None,
+                        on_result: ResultFn | None) -> list[Completion]:
         client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
                                     timeout=self.timeout)
         sem = asyncio.Semaphore(self.concurrency)
@@ -91,6 +95,8 @@ class OpenAIBackend:
 
         async def run(i: int, probe: bool = False) -> None:
             results[i] = await self._complete(client, sem, requests[i], probe)
+            if on_result:
+                on_result(i, results[i])
             if progress:
                 progress(1, results[i].usage)
 

@@ -54,6 +54,10 @@ class Completion:
 ProgressFn = Callable[[int, Usage], None]
 """Called as completions finish: (number of requests just finished, their usage)."""
 
+ResultFn = Callable[[int, "Completion"], None]
+"""Optional hook of engines that finish requests one by one: (request index, its completion), as each
+finishes. The response cache uses it to store answers at once rather than at the end of the batch."""
+
 
 @runtime_checkable
 class Backend(Protocol):
