@@ -104,6 +104,8 @@ def test_cache_serves_a_new_run_folder_and_no_cache_asks_again(server, reference
     rows = read_jsonl(out / "augment" / "list_func.jsonl")
     assert without_usage(rows) == without_usage(reference["rows"])
     assert all(r["usage"]["prompt_tokens"] == 0 for r in rows)
+    ledger = json.loads((out / "augment" / "usage.list_func.json").read_text())
+    assert ledger["cache_hits"] > 0 and ledger["prompt_tokens"] == 0  # the run's ledger: all from the cache
     assert run(augment_args(server.url, reference["data"], tmp_path / "fresh", "--no-cache")) == 0
     assert len(server.requests) == REQUESTS
 

@@ -90,6 +90,10 @@ def augment(
     path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
     r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
                     progress=True, prompts=ps)
+    if teacher != "library":
+        from redistill.llm.usage import write_ledger
+
+        write_ledger(backend, path.parent, f"usage.{path.stem}.json")
     console.print(f"{r.done} tasks done, {r.skipped} already on disk, {r.remaining} left; {r.calls} calls, "
                   f"{r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, ${r.cost_usd:.2f} -> {path}")
     if r.stopped_for_budget:

@@ -70,4 +70,7 @@ def eval_command(
 
     backend = _make_backend(model, cfg.adapters or None, cache_choice(cache_dir, no_cache))
     summaries = run_eval(cfg, out, backend, cost_fn=cost_fn_for(model), console=console, suites=suites)
+    from redistill.llm.usage import write_ledger
+
+    write_ledger(backend, out)
     console.print(summary_table(summaries, title=f"{label_of(cfg.to_json())} -> {out}"))

@@ -203,3 +203,9 @@ def cost_fn_for(spec: str, prices: Mapping[str, Any] | str | Path | None = None)
     model = name.split("@", 1)[0]
     table = PriceTable(prices)
     return lambda usage: table.cost(model, usage) or 0.0
+
+
+def write_ledger(backend: object, folder: str | Path, name: str = "usage.json") -> Path | None:
+    """Write a backend's usage ledger (calls, cache hits, tokens, cost, wall time) into a run folder."""
+    ledger = getattr(backend, "ledger", None)
+    return ledger.write(folder, name) if isinstance(ledger, UsageLedger) else None

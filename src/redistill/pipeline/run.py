@@ -173,6 +173,10 @@ class Pipeline:
             console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
             if r.stopped_for_budget:
                 status = "stopped at the budget"
+        if self.cfg.teacher != "library":
+            from redistill.llm.usage import write_ledger
+
+            write_ledger(backend, self.run / "augment")
         return status
 
     def stage_build(self) -> None:
