@@ -36,6 +36,8 @@ class SuiteConfig(_Strict):
     holdout: list[str] = Field(default_factory=list,
                                description="Concepts / types generated for the test split only (held out whole).")
     novel_train: bool = Field(False, description="scan: train on novel grammars (new semantics and precedences).")
+    max_seen: int | None = Field(None, ge=1, description="source=generate, list suites: keep only the first N "
+                                 "seen examples of each task (shorter prompts for small students).")
     test_limit: int | None = Field(None, ge=1, description="Evaluate at most this many test tasks.")
     train_limit: int | None = Field(None, ge=1, description="Augment at most this many training tasks.")
 
@@ -123,6 +125,10 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        for s in self.suites:
+            if s.max_seen is not None and s.name not in ("list_func", "1d_arc"):
+                raise ValueError(f"suites.{s.name}.max_seen: only list suites may drop seen examples "
+                                 "(ACRE and MiniSCAN answers must stay determined by them)")
         names = [s.name for s in self.suites]
         if len(set(names)) != len(names):
             raise ValueError(f"suites: a suite is listed twice ({', '.join(names)})")

@@ -136,6 +136,9 @@ class Pipeline:
             if s.source == "generate":
                 train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train)
                 test = generate(s.name, s.n_test, s.test_seed)
+                if s.max_seen:
+                    for t in train + test:
+                        t.train = t.train[: s.max_seen]
             else:
                 at = s.answer_type
                 train = load_tasks(s.name, s.data, "train", answer_type=at)

@@ -26,14 +26,13 @@ SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024):
-    """A byte-level BPE tokenizer (digits split one by one) trained on ``texts``, with a chat template."""
+    """A byte-level BPE tokenizer trained on ``texts``, with a chat template."""
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False),
-    ])
+    # GPT-2 style pre-tokenisation: a number with its leading space is one piece (", 12" -> "," "Ġ12"),
+    # so list prompts stay short for a small student
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
