@@ -17,22 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from redistill.cli import main
 from redistill.jsonl import read_jsonl
+from tests.cli_runner import run
 from tests.distill.teacher_server import SCRIPT, ScriptedTeacher, write_tasks
 from tests.openai_server import FakeOpenAIServer
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # one generation request per task, then 4 applications per unique rule
 REQUESTS = sum(1 + 4 * len(set(rules)) for rules in SCRIPT.values())
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def augment_args(url: str, data: Path, out: Path, *extra: str) -> list[str]:

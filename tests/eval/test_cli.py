@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import redistill.cli.eval as eval_cli
-from redistill.cli import main
 from redistill.jsonl import read_jsonl
+from tests.cli_runner import run
 from tests.search.fixtures import LIST_TASKS, write_tasks
 from tests.search.scripted import ScriptedBackend
 
@@ -32,14 +32,6 @@ def backends(monkeypatch):
 
     monkeypatch.setattr(eval_cli, "_make_backend", fake)
     return made
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_eval_io_and_search_then_report(tmp_path, backends, capsys):

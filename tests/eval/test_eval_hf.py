@@ -13,20 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from redistill.cli import main
 from redistill.jsonl import read_jsonl
+from tests.cli_runner import run
 from tests.search.fixtures import ACRE_TASKS, LIST_TASKS, write_tasks
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FAST = ["--hypotheses", "2", "--max-tokens", "6", "--seed", "0"]
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest.fixture(autouse=True)
