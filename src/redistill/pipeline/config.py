@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from redistill.errors import RedistillError
+from redistill.yamlfiles import parse_sets, read_yaml
 
 STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
 
@@ -158,23 +158,10 @@ def _set_path(d: dict, dotted: str, value: Any) -> None:
 
 
 def load_run_config(path: str | Path, sets: list[str] | None = None) -> RunConfig:
-    """Read a YAML run config, apply ``--set key=value`` overrides (YAML-typed values), validate."""
-    path = Path(path)
-    if not path.exists():
-        raise RedistillError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise RedistillError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    if not isinstance(raw, dict):
-        raise RedistillError(f"{path}: expected a mapping at the top level")
-    for item in sets or []:
-        if "=" not in item:
-            raise RedistillError(f"--set {item!r}: expected key=value (e.g. train.sft.num_train_epochs=2)")
-        key, value = item.split("=", 1)
-        _set_path(raw, key.strip(), yaml.safe_load(value))
+    """Read a YAML run config, apply ``--set a.b.c=value`` overrides (YAML-typed values), validate."""
+    raw = read_yaml(path)
+    for key, value in parse_sets(sets).items():
+        _set_path(raw, key, value)
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 # ORPO and CPO live in trl.experimental in TRL 1.16 (issue 6 asks for them); we pin and test that version.
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 from trl import DPOConfig, KTOConfig, SFTConfig
@@ -24,6 +22,7 @@ from trl.experimental.cpo import CPOConfig
 from trl.experimental.orpo import ORPOConfig
 
 from redistill.errors import RedistillError
+from redistill.yamlfiles import parse_sets, read_yaml
 
 
 def _bf16_available() -> bool:
@@ -160,30 +159,6 @@ def align_config_class(method: str) -> type[AlignFields]:
         raise RedistillError(
             f"field 'method': unknown alignment method {method!r}; use one of {', '.join(ALIGN_METHODS)}"
         ) from None
-
-
-def parse_sets(sets: list[str] | None) -> dict[str, Any]:
-    """``["key=value", ...]`` with YAML-parsed values (``lr=1e-4``, ``full=true``, ``x=[1,2]``)."""
-    out: dict[str, Any] = {}
-    for item in sets or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RedistillError(f"--set {item!r}: expected key=value")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
-    return out
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise RedistillError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise RedistillError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise RedistillError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
-    return data
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
