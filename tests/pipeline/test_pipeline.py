@@ -12,8 +12,10 @@ import yaml
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl
 from redistill.pipeline.check import check_run
-from redistill.pipeline.config import STAGES, load_run_config
-from redistill.pipeline.run import Pipeline, eval_slug
+from redistill.pipeline.config import STAGES, eval_slug, load_run_config
+from redistill.pipeline.run import Pipeline
+from tests.distill.teacher_server import ScriptedTeacher, write_tasks
+from tests.openai_server import FakeOpenAIServer
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -125,27 +127,31 @@ def test_shortened_quickstart_end_to_end(tmp_path):
     assert [s for s, t in timings.items() if t["status"] == "done"] == ["eval", "report"]
 
 
-def test_paper_path_with_tiny_local_models(tmp_path, tiny_model_dir, benchmarks_dir, monkeypatch):
-    """The paper config's path (published files, a model teacher with the llm follower, a LoRA student
-    continuing into ORPO) with its model names swapped for the tiny local model."""
-    monkeypatch.setenv("REDISTILL_DATA", str(benchmarks_dir))
+def test_paper_path_with_tiny_local_models(tmp_path, tiny_model_dir):
+    """The paper config's path (a model teacher over the OpenAI API with the llm follower, a published-
+    layout file split as published, a LoRA student continuing into ORPO) with GPT-4o swapped for a
+    scripted teacher on 127.0.0.1 and Llama-3-8B for the tiny local model."""
+    data = write_tasks(tmp_path / "scripted.jsonl")  # 5 list tasks: the published split gives 4 train, 1 test
     run = tmp_path / "paper"
-    sets = [f"out={run}", f"teacher=hf:{tiny_model_dir}", f"student.base={tiny_model_dir}",
-            "augment.hypotheses=2", "augment.max_tokens=12", "augment.budget_usd=null",
-            "train.sft.max_steps=2", "train.sft.eval_ratio=0", "train.sft.max_length=512",
-            "train.align.max_steps=1", "train.align.max_length=1024",
-            "eval.hypotheses=2", "eval.max_tokens=12",
-            'eval.entries=[{name: "IO · base", model: base, method: io}, '
-            '{name: "HS · SFT+ORPO", model: align, method: search}]']
-    cfg = load_run_config(CONFIGS / "paper.yaml", sets)
-    cfg.suites = cfg.suites[1:3]  # list_func and acre
-    for s in cfg.suites:
-        s.train_limit, s.test_limit = 2, 2
-    Pipeline(cfg).execute()
+    with FakeOpenAIServer() as server:
+        server.responder = ScriptedTeacher()
+        sets = [f"out={run}", f"teacher=openai:teacher@{server.url}", f"student.base={tiny_model_dir}",
+                f"suites=[{{name: list_func, source: file, data: {data}}}]",
+                "augment.hypotheses=4", "augment.max_tokens=12", "augment.budget_usd=null",
+                "train.sft.max_steps=2", "train.sft.eval_ratio=0", "train.sft.max_length=512",
+                "train.align.max_steps=1", "train.align.max_length=1024",
+                "eval.hypotheses=2", "eval.max_tokens=12",
+                'eval.entries=[{name: "IO · base", model: base, method: io}, '
+                '{name: "HS · SFT+ORPO", model: align, method: search}]']
+        Pipeline(load_run_config(CONFIGS / "paper.yaml", sets)).execute()
+    aug = read_jsonl(run / "augment" / "list_func.jsonl")
+    assert len(aug) == 4 and all(app["prompt"] for r in aug for rule in r["rules"] for app in rule["applications"])
+    for rec in aug:  # the scripted scores: "rule k ..." fits min(k, 4) seen examples
+        assert all(r["score"] == min(int(r["rule"].split()[1]), 4) for r in rec["rules"])
+    assert read_jsonl(run / "data" / "preference.jsonl")  # 4 vs 0 clears the list_func margin of 3
     assert (run / "models" / "sft" / "adapter_config.json").exists()  # LoRA, as in the paper
     assert (run / "models" / "align" / "adapter_config.json").exists()
-    aug = read_jsonl(run / "augment" / "list_func.jsonl")
-    assert len(aug) == 2 and all(app["prompt"] for r in aug for rule in r["rules"] for app in rule["applications"])
+    assert (run / "augment" / "usage.json").exists()
     summary = json.loads((run / "eval" / eval_slug("HS · SFT+ORPO") / "summary.json").read_text())
-    assert {s: v["tasks"] for s, v in summary.items()} == {"list_func": 2, "acre": 2}
+    assert {s: v["tasks"] for s, v in summary.items()} == {"list_func": 1}
     assert "| HS · SFT+ORPO |" in (run / "report.md").read_text()

@@ -50,7 +50,7 @@ def augment(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
-    from redistill.distill.augment import AugmentParams, estimate_augment, run_augment
+    from redistill.distill.augment import AugmentParams, estimate_augment, make_teacher, run_augment
     from redistill.prompts import load_prompts
     from redistill.tasks import load_tasks
 
@@ -71,26 +71,14 @@ def augment(
         console.print(table)
         return
 
-    from redistill.search.followers import make_follower
-
-    if teacher == "library":
-        from redistill.tasks.generators.teacher import LibraryTeacher
-
-        proposer, rule_follower = LibraryTeacher(), make_follower(follower)
-    else:
-        from redistill.llm.factory import make_backend
-        from redistill.search.proposers import ModelProposer
-
-        options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
-        backend = make_backend(teacher, cache=cache_choice(cache_dir, no_cache), **options)
-        # the python follower runs programs: ask for them with the program prompt (what rule_prompt records)
-        proposer = ModelProposer(backend, ps, rule_temperature, max_tokens, program=follower == "python")
-        kw = {"temperature": apply_temperature, "max_tokens": max_tokens} if follower == "llm" else {}
-        rule_follower = make_follower(follower, backend, ps, **kw)
+    options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
+    if teacher != "library":
+        options["cache"] = cache_choice(cache_dir, no_cache)
+    proposer, rule_follower, backend = make_teacher(teacher, params, ps, **options)
     path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
     r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
                     progress=True, prompts=ps)
-    if teacher != "library":
+    if backend is not None:
         from redistill.llm.usage import write_ledger
 
         write_ledger(backend, path.parent, f"usage.{path.stem}.json")

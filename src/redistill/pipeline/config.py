@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,6 +143,11 @@ class RunConfig(_Strict):
         if self.student.base == "scratch" and not self.train.sft.get("full", False):
             raise ValueError("train.sft.full: a student built from scratch must be fully fine-tuned (set full: true)")
         return self
+
+
+def eval_slug(name: str) -> str:
+    """An evaluation row's folder name: ``search · SFT+ORPO`` -> ``search-sft+orpo``."""
+    return re.sub(r"[^a-z0-9+]+", "-", name.lower()).strip("-")
 
 
 def hash_of(obj: Any) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from redistill.eval.report import accuracy_curve, load_evaluation
 from redistill.jsonl import atomic_write_text
+from redistill.pipeline.config import STAGES, eval_slug
 
 
 def _pct(v: float | None) -> str:
@@ -17,8 +18,6 @@ def _pct(v: float | None) -> str:
 
 
 def _evaluations(run: Path) -> list[dict]:
-    from redistill.pipeline.run import eval_slug
-
     out = []
     for name in _entry_order(run):
         folder = run / "eval" / eval_slug(name)
@@ -149,8 +148,6 @@ def write_report(run: str | Path) -> tuple[Path, Path]:
         if p:
             plots.append((title, p))
     plots += _existing_plots(run)
-    from redistill.pipeline.config import STAGES
-
     stage_rows = []
     for stage in STAGES:
         marker = run / "stages" / f"{stage}.json"

@@ -18,7 +18,7 @@ before it; stages that pay for model calls (augment, eval) also resume task by t
 
 from __future__ import annotations
 
-import re
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rich.table import Table
 
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_json, write_jsonl
-from redistill.pipeline.config import STAGES, RunConfig, hash_of
+from redistill.pipeline.config import STAGES, RunConfig, eval_slug, hash_of
 from redistill.prompts import direct_messages, load_prompts
 from redistill.tasks import Task, load_tasks
 
@@ -92,8 +92,6 @@ class Pipeline:
         m = self._marker(stage)
         if not m.exists():
             return False
-        import json
-
         return json.loads(m.read_text()).get("hash") == self.stage_hash(stage)
 
     # ---------------------------------------------------------------- driver
@@ -149,26 +147,13 @@ class Pipeline:
                           f"({'generated' if s.source == 'generate' else 'from ' + str(s.data)})")
 
     def stage_augment(self) -> str:
-        from redistill.distill.augment import AugmentParams, run_augment
-        from redistill.search.followers import make_follower
+        from redistill.distill.augment import AugmentParams, make_teacher, run_augment
+        from redistill.llm.usage import cost_fn_for
 
         a = self.cfg.augment
         params = AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower, a.max_tokens, a.strict)
-        cost_fn = None
-        if self.cfg.teacher == "library":
-            from redistill.tasks.generators.teacher import LibraryTeacher
-
-            proposer, follower = LibraryTeacher(), make_follower(a.follower)
-        else:
-            from redistill.llm.factory import make_backend
-            from redistill.llm.usage import cost_fn_for
-            from redistill.search.proposers import ModelProposer
-
-            backend = make_backend(self.cfg.teacher)
-            proposer = ModelProposer(backend, self.prompts, a.rule_temperature, a.max_tokens)
-            kw = {"temperature": a.apply_temperature} if a.follower == "llm" else {}
-            follower = make_follower(a.follower, backend, self.prompts, **kw)
-            cost_fn = cost_fn_for(self.cfg.teacher)
+        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts)
+        cost_fn = cost_fn_for(self.cfg.teacher)
         status = "done"
         for suite, tasks in self.tasks("train").items():
             r = run_augment(tasks, proposer, follower, self.run / "augment" / f"{suite}.jsonl", self.cfg.teacher,
@@ -176,7 +161,7 @@ class Pipeline:
             console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
             if r.stopped_for_budget:
                 status = "stopped at the budget"
-        if self.cfg.teacher != "library":
+        if backend is not None:
             from redistill.llm.usage import write_ledger
 
             write_ledger(backend, self.run / "augment")
@@ -218,8 +203,6 @@ class Pipeline:
         sc = self.cfg.student.scratch
         out = build_student(texts, self.model_dir("init"), sc.hidden_size, sc.num_layers, sc.num_heads,
                             sc.vocab_size, sc.max_positions, seed=self.cfg.seed)
-        import json
-
         n = json.loads((out / "config.json").read_text())
         console.print(f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} layers, "
                       f"vocab {n['vocab_size']} -> {out}")
@@ -275,10 +258,6 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
-
-
-def eval_slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9+]+", "-", name.lower()).strip("-")
 
 
 def _answer_type(name: str) -> str | None:
