@@ -13,12 +13,12 @@ QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
 
 
 def default_config() -> Path:
-    """configs/quickstart.yaml of the checkout, else the copy shipped inside the package."""
-    if QUICKSTART.exists():
-        return QUICKSTART
-    from importlib.resources import files
+    """configs/quickstart.yaml of the checkout (the package is installed from a clone, `pip install -e .`)."""
+    if not QUICKSTART.exists():
+        from redistill.errors import RedistillError
 
-    return Path(str(files("redistill.pipeline") / "quickstart.yaml"))
+        raise RedistillError(f"{QUICKSTART}: not found; pass a config file: redistill run CONFIG")
+    return QUICKSTART
 
 
 def run_command(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
-from redistill.train.callbacks import JsonlLogCallback, RichProgressCallback
+from redistill.train.callbacks import train_logged
 from redistill.train.config import AlignFields, DPORunConfig, KTORunConfig, ORPORunConfig, SimPORunConfig
 from redistill.train.data import data_hash, kto_rows, read_preference_rows, split_eval
 from redistill.train.model import describe_init, load_for_align
@@ -36,7 +36,7 @@ def align_rows(cfg: AlignFields) -> tuple[list[dict], list[Path]]:
     return [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs], paths
 
 
-def build_trainer(cfg: AlignFields, train_ds, eval_ds, callbacks: list | None = None):
+def build_trainer(cfg: AlignFields, train_ds, eval_ds):
     """The method's trainer around the SFT model; returns ``(trainer, base model name, is_adapter)``."""
     from peft import PeftModel
     from trl import DPOTrainer, KTOTrainer
@@ -54,7 +54,6 @@ def build_trainer(cfg: AlignFields, train_ds, eval_ds, callbacks: list | None = 
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             processing_class=tokenizer,
-            callbacks=callbacks,
         )
     except ValueError as e:  # TRL's own config checks name the field and the fix
         raise RedistillError(f"TRL rejected the {type(cfg).__name__} configuration: {e}") from None
@@ -75,8 +74,6 @@ def _check(cfg: AlignFields) -> None:
 
 def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
     """Align the SFT model in ``cfg.init`` on the preference data; returns the manifest of ``cfg.output_dir``."""
-    from transformers import PrinterCallback, ProgressCallback
-
     _check(cfg)
     method = method_name(cfg)
     rows, paths = align_rows(cfg)
@@ -89,12 +86,8 @@ def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
         return done
     resolved = config_dict(cfg)
     out = Path(cfg.output_dir)
-    trainer, base, is_adapter = build_trainer(
-        cfg, train_ds, eval_ds, [JsonlLogCallback(out / LOG), RichProgressCallback(method)]
-    )
-    trainer.remove_callback(ProgressCallback)
-    trainer.remove_callback(PrinterCallback)  # used instead when progress bars are off; ours shows the log
-    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer, base, is_adapter = build_trainer(cfg, train_ds, eval_ds)
+    train_logged(trainer, out / LOG, method, checkpoint)
     meta = {
         "method": method,
         "base_model": base,

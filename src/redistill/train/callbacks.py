@@ -98,3 +98,15 @@ class RichProgressCallback(TrainerCallback):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def train_logged(trainer, log_path: Path, label: str, checkpoint: str | None) -> None:
+    """Train with our log and progress bar in place of transformers' own (bar, or dict printer when
+    progress bars are off)."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(JsonlLogCallback(log_path))
+    trainer.add_callback(RichProgressCallback(label))
+    trainer.train(resume_from_checkpoint=checkpoint)

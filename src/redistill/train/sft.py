@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
-from redistill.train.callbacks import JsonlLogCallback, RichProgressCallback
+from redistill.train.callbacks import train_logged
 from redistill.train.config import SFTRunConfig
 from redistill.train.data import data_hash, read_sft_rows, split_eval
 from redistill.train.model import load_model, load_tokenizer, lora_config
@@ -20,7 +20,7 @@ def _check(cfg: SFTRunConfig) -> None:
             raise RedistillError(f"field '{name}': missing; pass {flag}")
 
 
-def build_trainer(cfg: SFTRunConfig, train_ds, eval_ds, callbacks: list | None = None):
+def build_trainer(cfg: SFTRunConfig, train_ds, eval_ds):
     """An SFTTrainer for ``cfg``: LoRA unless ``cfg.full``, loss on the completion (assistant turn) only."""
     from trl import SFTTrainer
 
@@ -35,7 +35,6 @@ def build_trainer(cfg: SFTRunConfig, train_ds, eval_ds, callbacks: list | None =
             eval_dataset=eval_ds,
             processing_class=tokenizer,
             peft_config=None if cfg.full else lora_config(cfg),
-            callbacks=callbacks,
         )
     except ValueError as e:  # TRL's own config checks name the field and the fix
         raise RedistillError(f"TRL rejected the SFT configuration: {e}") from None
@@ -46,8 +45,6 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
 
     A finished run with the same config and data is skipped; ``resume`` continues from the last checkpoint.
     """
-    from transformers import PrinterCallback, ProgressCallback
-
     _check(cfg)
     rows, paths = read_sft_rows(cfg.data_dir, cfg.only)
     digest = data_hash(paths)
@@ -59,10 +56,8 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
         return done
     resolved = config_dict(cfg)
     out = Path(cfg.output_dir)
-    trainer = build_trainer(cfg, train_ds, eval_ds, [JsonlLogCallback(out / LOG), RichProgressCallback("sft")])
-    trainer.remove_callback(ProgressCallback)
-    trainer.remove_callback(PrinterCallback)  # used instead when progress bars are off; ours shows the log
-    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer = build_trainer(cfg, train_ds, eval_ds)
+    train_logged(trainer, out / LOG, "sft", checkpoint)
     meta = {
         "method": "sft",
         "base_model": cfg.model_name_or_path,
