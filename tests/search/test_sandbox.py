@@ -125,9 +125,12 @@ def test_no_state_passes_from_one_program_to_the_next():
     poison = prog("import builtins, math\nbuiltins.sorted = lambda *a, **k: [999]\nmath.pi = 3\n"
                   "open('left.txt', 'w').write('x')\nreturn x")
     honest = prog("return sorted(x) + [os.path.exists('left.txt'), math.pi == 3]", "import math, os\n")
-    calls = [(poison, "[2, 1]"), (honest, "[2, 1]")]
-    assert run_programs(calls, timeout_s=1.0, workers=1) == ["[2, 1]", "[1, 2, False, False]"]
-    assert run_programs(calls, timeout_s=1.0, workers=1, unsafe=True)[1] == "[999, True, True]"
+    locked = prog("os.makedirs('d/e')\nopen('d/e/x', 'w').write('x')\nos.chmod('d/e', 0)\nos.chmod('d', 0)\n"
+                  "return x", "import os\n")
+    finds = prog("return [os.path.exists('d')]", "import os\n")
+    calls = [(poison, "[2, 1]"), (honest, "[2, 1]"), (locked, "[1]"), (finds, "[1]")]
+    assert run_programs(calls, timeout_s=1.0, workers=1) == ["[2, 1]", "[1, 2, False, False]", "[1]", "[False]"]
+    assert run_programs(calls[:2], timeout_s=1.0, workers=1, unsafe=True)[1] == "[999, True, True]"
 
 
 def test_a_program_runs_each_input_in_a_fresh_namespace_and_a_hang_costs_one_input():

@@ -29,7 +29,6 @@ import os
 import platform
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -78,7 +77,7 @@ _FILTER = _seccomp_filter() if platform.machine() in _ARCH else b""
 _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 4, 38, 22, 2
 
 
-def _prctl(*args: int | ctypes._Pointer) -> None:
+def _prctl(*args: object) -> None:
     if _LIBC.prctl(*args) != 0:
         raise OSError(ctypes.get_errno(), f"prctl{args[:1]} failed")
 
@@ -249,7 +248,10 @@ def _parse(line: bytes) -> str:
 
 
 def _clean_up(scratch: str) -> None:
-    """No process (inside the sandbox, where this is PID 1) and no file of one job is left for the next."""
+    """No process (inside the sandbox, where this is PID 1) and no file of one job is left for the next.
+
+    Whatever cannot be removed ends this worker (the parent starts a fresh sandbox) rather than stay.
+    """
     if os.getpid() == 1:
         try:
             os.kill(-1, signal.SIGKILL)  # every process of this PID namespace but this one
@@ -260,12 +262,23 @@ def _clean_up(scratch: str) -> None:
                 os.waitpid(-1, 0)
             except ChildProcessError:
                 break
-    for name in os.listdir(scratch):
-        path = os.path.join(scratch, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
+    try:
+        for name in os.listdir(scratch):
+            _remove(os.path.join(scratch, name))
+    except (OSError, RecursionError):
+        pass
+    if os.listdir(scratch):
+        raise SystemExit("the scratch folder could not be emptied")
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)  # a program may have locked its own folder (the files are ours: same uid)
+        for name in os.listdir(path):
+            _remove(os.path.join(path, name))
+        os.rmdir(path)
+    else:
+        os.unlink(path)
 
 
 def _self_test() -> str:
