@@ -161,7 +161,7 @@ def test_a_sandbox_that_cannot_start_is_refused_with_its_reason(monkeypatch):
     monkeypatch.setattr(sandbox, "_bwrap_args", lambda: ("bwrap", "--no-such-option"))
     sandbox._probe.cache_clear()
     try:
-        with pytest.raises(RedistillError, match="did not start: bwrap: Unknown option --no-such-option"):
+        with pytest.raises(RedistillError, match="could not start the program sandbox: bwrap: Unknown option --no-such-option"):
             require_sandbox()
     finally:
         sandbox._probe.cache_clear()

@@ -111,7 +111,9 @@ class _Worker:
             if not why and capture_stderr:
                 why = self.proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
                 why = why[0]
-            raise RedistillError(f"the program sandbox did not start: {why or 'no reason given'}")
+            raise RedistillError(f"bubblewrap could not start the program sandbox: {why or 'no reason given'} (it "
+                                 "needs unprivileged user namespaces; --unsafe-sandbox runs programs unisolated, "
+                                 "at your own risk)")
 
     def _line(self, timeout: float, prefix: bytes) -> bytes | None:
         """The next line starting with ``prefix`` (without it), or None if the worker died or is late."""
@@ -174,10 +176,7 @@ def require_sandbox(unsafe: bool = False) -> None:
                       "guard); they can read your files and environment. Install bubblewrap "
                       f"({INSTALL_HINT}) and drop the flag.", UnsafeSandboxWarning, stacklevel=2)
         return
-    try:
-        _probe()
-    except RedistillError as e:
-        raise RedistillError(f"{e} ({INSTALL_HINT}; it needs user namespaces)") from None
+    _probe()
 
 
 def _run_chunk(programs: list[tuple[str, list[Any]]], timeout_s: float, memory_mb: int, unsafe: bool) -> list[list[str]]:
