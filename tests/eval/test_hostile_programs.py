@@ -29,7 +29,8 @@ REVERSE = "return x[::-1]"
 
 
 def attacks(host: Path, home: Path, victim: int, port: int) -> dict[str, str]:
-    """Hostile programs: each attacks, then (had the attack worked) answers the task right."""
+    """Hostile programs: each attacks, then (had the attack worked) answers the task right. In this order,
+    with two workers, the loops fall to different ones and the poisoning of ``sorted`` to its victim's."""
     return {
         # the issue's escapes from the old guard ----------------------------------------------------
         "fork_exec_sh": f"""
@@ -94,6 +95,11 @@ def attacks(host: Path, home: Path, victim: int, port: int) -> dict[str, str]:
         "honest_sorted": """
             def transform(x):
                 return sorted(x, key=x.index, reverse=True)""",
+        "infinite_loop": f"""
+            def transform(x):
+                while True:
+                    pass
+                {REVERSE}""",
         "replace_sorted": """
             import builtins
             def transform(x):
@@ -132,11 +138,6 @@ def attacks(host: Path, home: Path, victim: int, port: int) -> dict[str, str]:
             def transform(x):
                 open("scratch.txt", "w").write(repr(x))
                 return eval(open("scratch.txt").read())[::-1]""",
-        "infinite_loop": f"""
-            def transform(x):
-                while True:
-                    pass
-                {REVERSE}""",
         "swallows_timeout": f"""
             def transform(x):
                 while True:
