@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from redistill.eval.report import label_of
 from redistill.jsonl import read_jsonl
 from tests.openai_server import FakeOpenAIServer
 
@@ -268,6 +269,8 @@ def test_hostile_programs_escape_nothing_and_miss(tmp_path, victims):
             assert old_results[name]["predictions"] == results[name]["predictions"], name
         config = json.loads((tmp_path / "old-guard" / "config.json").read_text())
         assert config["unsafe_sandbox"] is True
+        assert json.loads((tmp_path / "old-guard" / "summary.json").read_text())["list_func"]["unsafe_sandbox"] is True
+        assert label_of(config) == "search/python · teacher (unsafe sandbox)"
         assert json.loads((out / "config.json").read_text())["unsafe_sandbox"] is False
 
         # control: under the old guard the attacks do escape, so the checks above are real
