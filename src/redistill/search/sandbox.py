@@ -1,18 +1,19 @@
 """Run model-written python programs on many inputs inside a bubblewrap sandbox.
 
-Programs never run in this process. Programs (each with its inputs) are split into a few chunks, one sandboxed worker per
-chunk: ``bwrap`` with every namespace unshared (no network, its own PIDs), an empty environment,
-uid/gid 65534, read-only binds of ``/usr`` and the Python installation, and a private size-capped
-tmpfs as the only writable place. Inside, the worker (``sandbox_worker.py``) forks a fresh child per
-job (seccomp and rlimits: no processes, threads, or memory/CPU/file-size beyond the caps), so one
-sandbox start serves many programs while no state passes from one program to the next.
+Programs never run in this process. The programs of a batch (each with its inputs) are split into a
+few chunks, one sandboxed worker per chunk: ``bwrap`` with every namespace unshared (no network, its
+own PIDs), an empty environment, uid/gid 65534, read-only binds of ``/usr`` and the Python
+installation, and a private size-capped tmpfs as the only writable place. Inside, the worker
+(``sandbox_worker.py``) forks a fresh child per program (seccomp and rlimits: no processes or
+threads, capped memory, CPU time and file size), so one sandbox start serves many programs while no
+state passes from one program to the next.
 
-Jobs go one at a time: the next job (and its random nonce) is sent only after the previous result
-came back, so nothing a program does can forge another job's result. A worker that dies or misses a
-deadline is killed; that job becomes an error response and a new worker takes the rest.
+Programs go one at a time: the next (and its random nonce) is sent only after the previous results
+came back, so nothing a program does can forge another's result. A worker that dies or misses a
+deadline is killed; that program's inputs become error responses and a new worker takes the rest.
 
-Without bubblewrap, running programs is refused; ``unsafe=True`` (``--unsafe-sandbox``) runs the same
-worker outside any sandbox with the old in-process audit hook, and warns.
+Without bubblewrap, running programs is refused; ``unsafe=True`` (``--unsafe-sandbox``) runs the old
+guard instead (every program in one unsandboxed process under an audit hook), and warns.
 """
 
 from __future__ import annotations
