@@ -1,4 +1,7 @@
-"""The python follower's sandbox: every way a program can misbehave is a miss, never a failed run."""
+"""The python follower's sandbox: every way a program can misbehave is a miss, never a failed run.
+
+The hostile programs of issue 11, run through ``redistill eval``, are in ``tests/eval/test_hostile_programs.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ import socket
 import pytest
 
 from redistill.errors import RedistillError
+from redistill.search import sandbox
 from redistill.search.followers import PythonFollower, extract_program, make_follower
-from redistill.search.sandbox import run_programs
+from redistill.search.sandbox import UnsafeSandboxWarning, require_sandbox, run_programs
 from redistill.search.types import ApplyRequest, Hypothesis
 from redistill.tasks.model import Example, Task
 
@@ -34,10 +38,12 @@ def test_misbehaving_programs_are_misses_and_good_ones_still_run(tmp_path):
         "no_transform": ("def f(x):\n    return x\n", "error: the program defines no transform"),
         "syntax": ("def transform(x) return x", "error: SyntaxError"),
         "recursion": (prog("return transform(x)"), "error: recursion"),
-        "write_outside": (prog(f"open({str(outside)!r}, 'w').write('x')\nreturn x"), "error: PermissionError"),
-        "delete_outside": (prog(f"os.remove({str(tmp_path / 'keep.txt')!r})\nreturn x", "import os\n"), "error: PermissionError"),
+        # the host's folders are not in the sandbox at all
+        "write_outside": (prog(f"open({str(outside)!r}, 'w').write('x')\nreturn x"), "error: FileNotFoundError"),
+        "delete_outside": (prog(f"os.remove({str(tmp_path / 'keep.txt')!r})\nreturn x", "import os\n"), "error: FileNotFoundError"),
+        "write_root": (prog("open('/escape.txt', 'w').write('x')\nreturn x"), "error: OSError: [Errno 30] Read-only"),
         "write_inside": (prog("open('scratch.txt', 'w').write('ok')\nreturn sorted(x)"), "[1, 2, 3]"),
-        "subprocess": (prog("subprocess.run(['true'])\nreturn x", "import subprocess\n"), "error: PermissionError"),
+        "subprocess": (prog("subprocess.run(['true'])\nreturn x", "import subprocess\n"), "error: BlockingIOError"),
         "prints": (prog("print('noise', x)\nreturn sorted(x)"), "[1, 2, 3]"),
     }
     (tmp_path / "keep.txt").write_text("keep")
@@ -63,7 +69,8 @@ def test_no_network_even_to_localhost():
     with pytest.raises(BlockingIOError):
         server.accept()
     server.close()
-    assert all(r.startswith("error: PermissionError") for r in results), results
+    # the sandbox has its own network namespace: its 127.0.0.1 has no listener
+    assert [r.split(":")[1].strip() for r in results] == ["ConnectionRefusedError"] * 2 + ["URLError"], results
 
 
 def test_many_calls_are_batched_and_in_order():
@@ -110,3 +117,51 @@ def test_make_follower_names():
         make_follower("prolog")
     with pytest.raises(RedistillError, match="needs a model backend"):
         make_follower("llm")
+
+
+def test_no_state_passes_from_one_program_to_the_next():
+    """Poison the interpreter, the scratch folder and a module, then run an honest program after it in
+    the same worker; the old guard (``unsafe``) is the control that shows the poisoning is real."""
+    poison = prog("import builtins, math\nbuiltins.sorted = lambda *a, **k: [999]\nmath.pi = 3\n"
+                  "open('left.txt', 'w').write('x')\nreturn x")
+    honest = prog("return sorted(x) + [os.path.exists('left.txt'), math.pi == 3]", "import math, os\n")
+    locked = prog("os.makedirs('d/e')\nopen('d/e/x', 'w').write('x')\nos.chmod('d/e', 0)\nos.chmod('d', 0)\n"
+                  "return x", "import os\n")
+    finds = prog("return [os.path.exists('d')]", "import os\n")
+    calls = [(poison, "[2, 1]"), (honest, "[2, 1]"), (locked, "[1]"), (finds, "[1]")]
+    assert run_programs(calls, timeout_s=1.0, workers=1) == ["[2, 1]", "[1, 2, False, False]", "[1]", "[False]"]
+    assert run_programs(calls[:2], timeout_s=1.0, workers=1, unsafe=True)[1] == "[999, True, True]"
+
+
+def test_a_program_runs_each_input_in_a_fresh_namespace_and_a_hang_costs_one_input():
+    counter = prog("global n\ntry:\n    n += 1\nexcept NameError:\n    n = 1\nreturn [n]")
+    hang_on_2 = prog("while x == [2]:\n    pass\nreturn x")
+    results = run_programs([(counter, "[0]")] * 3 + [(hang_on_2, f"[{i}]") for i in (1, 2, 3)], timeout_s=0.5,
+                           workers=1)
+    assert results == ["[1]"] * 3 + ["[1]", "error: timed out after 0.5s", "[3]"]
+
+
+def test_without_bubblewrap_programs_are_refused_with_the_install_command(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox._bwrap_args.cache_clear()
+    sandbox._probe.cache_clear()
+    try:
+        with pytest.raises(RedistillError, match="apt-get install bubblewrap") as e:
+            run_programs([(prog("return x"), "[1]")])
+        assert "\n" not in str(e.value)
+        with pytest.warns(UnsafeSandboxWarning, match="WITHOUT an OS sandbox"):
+            require_sandbox(unsafe=True)
+        assert run_programs([(prog("return x[::-1]"), "[1, 2]")], unsafe=True) == ["[2, 1]"]
+    finally:
+        sandbox._bwrap_args.cache_clear()
+        sandbox._probe.cache_clear()
+
+
+def test_a_sandbox_that_cannot_start_is_refused_with_its_reason(monkeypatch):
+    monkeypatch.setattr(sandbox, "_bwrap_args", lambda: ("bwrap", "--no-such-option"))
+    sandbox._probe.cache_clear()
+    try:
+        with pytest.raises(RedistillError, match="could not start the program sandbox: bwrap: Unknown option --no-such-option"):
+            require_sandbox()
+    finally:
+        sandbox._probe.cache_clear()

@@ -48,6 +48,7 @@ def augment(
     concurrency: ConcurrencyOpt = 32,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
+    unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="Run --follower python programs WITHOUT the bubblewrap sandbox (old in-process guard only; recorded in each line). Not recommended.")] = False,
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
     from redistill.distill.augment import AugmentParams, estimate_augment, make_teacher, run_augment
@@ -74,7 +75,7 @@ def augment(
     options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
     if teacher != "library":
         options["cache"] = cache_choice(cache_dir, no_cache)
-    proposer, rule_follower, backend = make_teacher(teacher, params, ps, **options)
+    proposer, rule_follower, backend = make_teacher(teacher, params, ps, unsafe_sandbox, **options)
     path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
     r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
                     progress=True, prompts=ps)

@@ -81,20 +81,26 @@ class AugmentEstimate:
 
 
 def make_teacher(
-    spec: str, params: AugmentParams, prompts: Prompts, **backend_options: Any
+    spec: str, params: AugmentParams, prompts: Prompts, unsafe_sandbox: bool = False, **backend_options: Any
 ) -> tuple[RuleProposer, RuleFollower, Any]:
     """The teacher a spec names, as ``(proposer, follower, backend or None)``.
 
     ``library`` is the offline rule library with exact followers; any other spec is a model backend
     that proposes rules (as programs when the follower is ``python``) and, with the ``llm`` follower,
-    applies them at the apply temperature.
+    applies them at the apply temperature. The python follower needs bubblewrap (checked here, before
+    any spend) unless ``unsafe_sandbox``.
     """
     from redistill.search.followers import make_follower
+    from redistill.search.sandbox import require_sandbox
 
+    kw: dict[str, Any] = {}
+    if params.follower == "python":
+        require_sandbox(unsafe_sandbox)
+        kw = {"unsafe_sandbox": unsafe_sandbox}
     if spec == "library":
         from redistill.tasks.generators.teacher import LibraryTeacher
 
-        return LibraryTeacher(), make_follower(params.follower), None
+        return LibraryTeacher(), make_follower(params.follower, **kw), None
     from redistill.llm.factory import make_backend
     from redistill.search.proposers import ModelProposer
 
@@ -102,7 +108,8 @@ def make_teacher(
     # the python follower runs programs: ask for them with the program prompt (what rule_prompt records)
     proposer = ModelProposer(backend, prompts, params.rule_temperature, params.max_tokens,
                              program=params.follower == "python")
-    kw = {"temperature": params.apply_temperature, "max_tokens": params.max_tokens} if params.follower == "llm" else {}
+    if params.follower == "llm":
+        kw = {"temperature": params.apply_temperature, "max_tokens": params.max_tokens}
     return proposer, make_follower(params.follower, backend, prompts, **kw), backend
 
 
@@ -262,6 +269,8 @@ def run_augment(
             d_prop = _diff(_usage_of(proposer), before_p)
             d_foll = _diff(_usage_of(follower), before_f)
             for rec in _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn):
+                if getattr(follower, "unsafe_sandbox", False):
+                    rec["unsafe_sandbox"] = True  # its programs ran without bubblewrap: say so in the data
                 out.write(rec)
                 u = rec["usage"]
                 result.done += 1

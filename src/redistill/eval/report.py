@@ -14,7 +14,7 @@ from redistill.jsonl import read_jsonl
 
 
 def label_of(config: dict[str, Any]) -> str:
-    """``method[/follower] · model[+adapter]``: the row name of an evaluation."""
+    """``method[/follower] · model[+adapter]`` (and `` (unsafe sandbox)`` if so): the row name of an evaluation."""
     spec = str(config.get("model", "?"))
     kind, _, rest = spec.partition(":")
     model = (Path(rest.split("@")[0]).name or rest) if rest else spec
@@ -22,7 +22,8 @@ def label_of(config: dict[str, Any]) -> str:
     method = config.get("method", "?")
     if method == "search" and config.get("follower", "llm") != "llm":
         method += f"/{config['follower']}"
-    return f"{method} · {model}" + (f"+{adapters}" if adapters else "")
+    unsafe = " (unsafe sandbox)" if config.get("unsafe_sandbox") and config.get("follower") == "python" else ""
+    return f"{method} · {model}" + (f"+{adapters}" if adapters else "") + unsafe
 
 
 def load_evaluation(folder: str | Path) -> dict[str, Any]:

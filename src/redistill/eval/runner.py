@@ -26,6 +26,7 @@ from redistill.search.direct import run_direct
 from redistill.search.engine import run_search
 from redistill.search.followers import check_python_suite, make_follower
 from redistill.search.proposers import ModelProposer
+from redistill.search.sandbox import require_sandbox
 from redistill.tasks import Task, load_tasks
 
 CostFn = Callable[[Usage], float]
@@ -61,9 +62,11 @@ class EvalConfig:
     oracle: bool | None = _f(None, "Apply every rule to the unseen examples (best-of-H ceiling, accuracy-vs-H); "
                                    "default: on for the python follower, off for llm.")
     chunk_size: int = _f(64, "Tasks per batch; each finished batch is saved.")
+    unsafe_sandbox: bool = _f(False, "Run the python follower's programs WITHOUT the bubblewrap sandbox (old "
+                                     "in-process guard only; recorded in config.json). Not recommended.")
 
     # settings that may change between runs into one folder without mixing incomparable rows
-    RESUMABLE = ("suites", "data", "limit", "chunk_size")
+    RESUMABLE = ("suites", "data", "limit", "chunk_size", "unsafe_sandbox")
 
     def check(self) -> None:
         if self.method not in ("io", "search"):
@@ -145,8 +148,9 @@ def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dic
     python = cfg.follower == "python"
     proposer = ModelProposer(backend, prompts, cfg.rule_temperature, cfg.max_tokens or 512, program=python,
                              seed=cfg.seed)
-    kw = {} if cfg.follower != "llm" else {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256,
-                            "seed": cfg.seed}
+    kw = {"unsafe_sandbox": cfg.unsafe_sandbox} if python else {}
+    if cfg.follower == "llm":
+        kw = {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256, "seed": cfg.seed}
     follower = make_follower(cfg.follower, backend, prompts, **kw)
     return run_search(tasks, proposer, follower, None, cfg.hypotheses, cfg.tie_break, cfg.early_stop,
                       cfg.strict, cfg.use_oracle, on_stage=backend.stage)
@@ -161,6 +165,7 @@ def prepare(cfg: EvalConfig, out: str | Path) -> dict[str, list[Task]]:
         for tasks in suites.values():
             for t in tasks[:1]:
                 check_python_suite(t.suite, t.answer_type)
+        require_sandbox(cfg.unsafe_sandbox)  # programs run in bubblewrap: refuse now, not after paying for rules
     _check_resume(Path(out), cfg)
     return suites
 
@@ -178,7 +183,9 @@ def run_eval(
     prompts = load_prompts(cfg.prompts)
     out.mkdir(parents=True, exist_ok=True)
     old_cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
-    merged = cfg.to_json() | {"suites": sorted(set(old_cfg.get("suites", [])) | set(cfg.suites))}
+    merged = cfg.to_json() | {"suites": sorted(set(old_cfg.get("suites", [])) | set(cfg.suites)),
+                              # once any row ran without the sandbox, the folder says so
+                              "unsafe_sandbox": cfg.unsafe_sandbox or bool(old_cfg.get("unsafe_sandbox"))}
     write_json(out / "config.json", merged | {"backend": backend.identity()})
 
     console = console or Console()
@@ -210,5 +217,7 @@ def run_eval(
             keys = {t.key for t in tasks}
             rows = [r for r in read_jsonl_repairing(path) if r["key"] in keys]
             summaries[name] = summarize(rows) | {"method": cfg.method, "model": cfg.model}
+            if merged["unsafe_sandbox"] and cfg.follower == "python":
+                summaries[name]["unsafe_sandbox"] = True
             write_json(summary_path, summaries)
     return {name: summaries[name] for name in names}

@@ -118,6 +118,8 @@ class RunConfig(_Strict):
     prompts: str | None = Field(None, description="Prompts JSON file (reference layout).")
     suites: list[SuiteConfig]
     teacher: str = Field("library", description="`library` (offline rule library) or a backend spec.")
+    unsafe_sandbox: bool = Field(False, description="Run python-follower programs (augment and eval) WITHOUT the "
+                                 "bubblewrap sandbox, under the old in-process guard only. Not recommended.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)

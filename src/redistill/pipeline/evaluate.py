@@ -40,6 +40,7 @@ def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
         hypotheses=e.hypotheses, rule_temperature=e.rule_temperature, apply_temperature=e.apply_temperature,
         io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=p.cfg.prompts,
         strict=e.strict, seed=e.seed, chunk_size=e.chunk_size, oracle=entry.method == "search",
+        unsafe_sandbox=p.cfg.unsafe_sandbox,
     )
 
 

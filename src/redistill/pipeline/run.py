@@ -152,7 +152,7 @@ class Pipeline:
 
         a = self.cfg.augment
         params = AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower, a.max_tokens, a.strict)
-        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts)
+        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox)
         cost_fn = cost_fn_for(self.cfg.teacher)
         status = "done"
         for suite, tasks in self.tasks("train").items():

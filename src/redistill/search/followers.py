@@ -2,7 +2,7 @@
 
 - ``llm``: the model applies the rule through the rule-application prompt (the paper's follower);
   all requests of a stage go to the backend as one batch.
-- ``python``: the rule is a ``def transform(x)`` program, run in a sandboxed subprocess
+- ``python``: the rule is a ``def transform(x)`` program, run in a bubblewrap sandbox
   (``redistill.search.sandbox``): exact, free scoring for list suites.
 """
 
@@ -79,8 +79,11 @@ class PythonFollower:
     name = "python"
     answer_types = ("list",)
 
-    def __init__(self, timeout_s: float = 2.0, memory_mb: int = 512, workers: int | None = None):
+    def __init__(self, timeout_s: float = 2.0, memory_mb: int = 512, workers: int | None = None,
+                 unsafe_sandbox: bool = False):
         self.timeout_s, self.memory_mb, self.workers = timeout_s, memory_mb, workers
+        self.unsafe_sandbox = unsafe_sandbox
+        """Run programs without bubblewrap, under the old in-process guard only (``--unsafe-sandbox``)."""
         self.calls = 0
         self.last_usages: list[Usage] = []
 
@@ -93,7 +96,7 @@ class PythonFollower:
             check_python_suite(r.task.suite, r.task.answer_type)
         programs = [self.program_of(r.hypothesis) for r in requests]
         runnable = [(p, r.input) for p, r in zip(programs, requests) if p]
-        results = iter(run_programs(runnable, self.timeout_s, self.memory_mb, self.workers))
+        results = iter(run_programs(runnable, self.timeout_s, self.memory_mb, self.workers, self.unsafe_sandbox))
         self.last_usages = [Usage() for _ in requests]
         return [(next(results) if p else "error: no python program in the rule", None) for p in programs]
 
