@@ -13,6 +13,7 @@ from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl
 from redistill.pipeline.check import check_run
 from redistill.pipeline.config import STAGES, eval_slug, load_run_config
+from redistill.pipeline.report import task_kinds
 from redistill.pipeline.run import Pipeline
 from tests.distill.teacher_server import ScriptedTeacher, write_tasks
 from tests.openai_server import FakeOpenAIServer
@@ -85,6 +86,21 @@ def test_shipped_configs_validate(tiny_model_dir, benchmarks_dir, monkeypatch):
         check_run(load_run_config(CONFIGS / "paper.yaml"))
 
 
+def test_shipped_configs_resolve_by_name_from_any_folder(tmp_path, monkeypatch):
+    from redistill.cli.run import CONFIGS as SHIPPED
+    from redistill.cli.run import resolve_config, shipped_configs
+
+    monkeypatch.chdir(tmp_path)  # no checkout here: the configs come from the installed package
+    assert resolve_config(None) == SHIPPED / "quickstart.yaml"
+    assert resolve_config("quickstart-long") == SHIPPED / "quickstart-long.yaml"
+    assert resolve_config("configs/paper.yaml") == SHIPPED / "paper.yaml"
+    assert {"quickstart", "quickstart-long", "paper"} <= set(shipped_configs())
+    (tmp_path / "mine.yaml").write_text("name: mine\n")
+    assert resolve_config("mine.yaml") == Path("mine.yaml")
+    with pytest.raises(RedistillError, match="not a shipped config"):
+        resolve_config("nope")
+
+
 def test_shortened_quickstart_end_to_end(tmp_path):
     run = tmp_path / "run"
     cfg = load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(run)}))
@@ -118,6 +134,13 @@ def test_shortened_quickstart_end_to_end(tmp_path):
     for entry in SHORT["eval"]["entries"]:
         assert f"| {entry['name']} |" in report
     assert "data:image/png;base64," in (run / "report.html").read_text()
+    # results split by test-task kind: keep_odd (held out of training) is a column of its own
+    kinds = task_kinds(run)
+    assert {k for k in kinds["scan"].values()} == {"held-out"}  # novel training grammars, published test grammar
+    assert set(kinds["acre"].values()) == {"seen"}
+    held = [t for t in read_jsonl(run / "tasks" / "list_func.test.jsonl") if t["concept"] == "keep_odd"]
+    assert [kinds["list_func"][str(t["idx"])] for t in held] == ["held-out"] * len(held)
+    assert "Accuracy by test-task kind" in report and "scan held-out (1)" in report
 
     # a second run skips every stage; a changed eval setting re-runs eval and report only
     again = Pipeline(load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(run)})))

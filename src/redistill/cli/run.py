@@ -9,20 +9,34 @@ import typer
 from rich.console import Console
 
 console = Console()
-QUICKSTART = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The configs shipped inside the package (``configs/`` in a checkout links here)."""
 
 
-def default_config() -> Path:
-    """configs/quickstart.yaml of the checkout (the package is installed from a clone, `pip install -e .`)."""
-    if not QUICKSTART.exists():
-        from redistill.errors import RedistillError
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIGS.glob("*.yaml"))
 
-        raise RedistillError(f"{QUICKSTART}: not found; pass a config file: redistill run CONFIG")
-    return QUICKSTART
+
+def resolve_config(config: str | None) -> Path:
+    """A config file path, or the name of a shipped config (``quickstart``, ``paper``, ...); default: quickstart."""
+    from redistill.errors import RedistillError
+
+    name = config or "quickstart"
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = CONFIGS / f"{path.stem if path.suffix in ('.yaml', '.yml') else name}.yaml"
+    if path.parent == Path(".") or path.parts[:1] == ("configs",):
+        if shipped.exists():
+            return shipped
+    raise RedistillError(f"{name}: no such config file, and not a shipped config "
+                         f"({', '.join(shipped_configs())}; they live in {CONFIGS})")
 
 
 def run_command(
-    config: Annotated[Path | None, typer.Argument(help="Run config (YAML). Default: the offline quickstart.")] = None,
+    config: Annotated[str | None, typer.Argument(
+        help="Run config: a YAML file, or a shipped config's name (quickstart, quickstart-long, paper, ...). "
+             "Default: quickstart.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: --set train.sft.num_train_epochs=2")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder (overrides the config's `out`).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="Start at this stage (earlier ones must be done).")] = None,
@@ -34,7 +48,7 @@ def run_command(
     from redistill.pipeline.config import load_run_config
     from redistill.pipeline.run import Pipeline
 
-    path = config or default_config()
+    path = resolve_config(config)
     cfg = load_run_config(path, set_)
     if check:
         for line in check_run(cfg):

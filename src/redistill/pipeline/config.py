@@ -35,7 +35,7 @@ class SuiteConfig(_Strict):
     train_seed: int = Field(1, description="source=generate: seed of the training tasks.")
     test_seed: int = Field(2, description="source=generate: seed of the test tasks (disjoint from train).")
     holdout: list[str] = Field(default_factory=list,
-                               description="Concepts / types generated for the test split only (held out whole).")
+                               description="Concepts / types never trained on; the test split draws them first, so each is tested.")
     novel_train: bool = Field(False, description="scan: train on novel grammars (new semantics and precedences).")
     max_seen: int | None = Field(None, ge=1, description="source=generate, list suites: keep only the first N "
                                  "seen examples of each task (shorter prompts for small students).")

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from redistill.eval.report import accuracy_curve, load_evaluation
-from redistill.jsonl import atomic_write_text
+from redistill.jsonl import atomic_write_text, read_jsonl
 from redistill.pipeline.config import STAGES, eval_slug
 
 
@@ -55,6 +55,40 @@ def tables(evals: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
             "Cost and tokens": cost}
 
 
+def task_kinds(run: Path) -> dict[str, dict[str, str]]:
+    """``{suite: {task id: kind}}`` for the run's test tasks: ``seen`` (a concept the student trained on, new
+    instances) or ``held-out`` (a concept in the suite's ``holdout``, or a MiniSCAN grammar never trained on)."""
+    cfg = json.loads((run / "config.json").read_text())
+    kinds: dict[str, dict[str, str]] = {}
+    for s in cfg.get("suites", []):
+        path = run / "tasks" / f"{s['name']}.test.jsonl"
+        if not path.exists():
+            continue
+        holdout, novel = set(s.get("holdout") or []), bool(s.get("novel_train"))
+        kinds[s["name"]] = {str(t["idx"]): "held-out" if novel or t.get("concept") in holdout else "seen"
+                            for t in read_jsonl(path)}
+    return kinds
+
+
+def kind_table(run: Path, evals: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Accuracy over unseen examples per suite and test-task kind (the column names the tasks it covers)."""
+    kinds = task_kinds(run)
+    columns = [(suite, kind) for suite, by_task in kinds.items() for kind in ("seen", "held-out")
+               if kind in by_task.values()]
+    counts = {c: sum(k == c[1] for k in kinds[c[0]].values()) for c in columns}
+    header = ["method · model"] + [f"{suite} {kind} ({counts[(suite, kind)]})" for suite, kind in columns]
+    rows = []
+    for e in evals:
+        cells = [e["name"]]
+        for suite, kind in columns:
+            path = Path(e["dir"]) / f"{suite}.jsonl"
+            verdicts = [bool(p.get("correct")) for r in (read_jsonl(path) if path.exists() else [])
+                        if kinds[suite].get(str(r.get("task"))) == kind for p in r.get("predictions", [])]
+            cells.append(_pct(sum(verdicts) / len(verdicts) if verdicts else None))
+        rows.append(cells)
+    return header, rows
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -93,12 +127,14 @@ def plot_accuracy_by_suite(evals: list[dict], path: Path) -> Path | None:
 
 
 def plot_accuracy_by_h(evals: list[dict], path: Path) -> Path | None:
+    """One panel per suite, one line per search row, integer H."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    curves = []
+    panels: dict[str, list[tuple[str, list[dict]]]] = {}
     for e in evals:
         if e["config"].get("method") != "search":
             continue
@@ -108,17 +144,26 @@ def plot_accuracy_by_h(evals: list[dict], path: Path) -> Path | None:
             except Exception:  # an evaluation without the unseen answers of every rule has no curve
                 continue
             if curve:
-                curves.append((f"{e['name']} · {suite}", curve))
-    if not curves:
+                panels.setdefault(suite, []).append((e["name"], curve))
+    if not panels:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for label, curve in curves:
-        ax.plot([c["h"] for c in curve], [100 * (c["accuracy"] or 0) for c in curve], marker="o", ms=3, label=label)
-    ax.set_xlabel("H (rules sampled)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Hypothesis search: accuracy as H grows (from saved traces)")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.5, 3.4), sharey=True, squeeze=False)
+    names = []
+    for ax, (suite, curves) in zip(axes[0], panels.items()):
+        for name, curve in curves:
+            ax.plot([c["h"] for c in curve], [100 * (c["accuracy"] or 0) for c in curve], marker="o", ms=3,
+                    label=name)
+            names.append(name)
+        ax.set_title(suite)
+        ax.set_xlabel("H (rules sampled)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy on unseen (%)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=7, frameon=False)
+    fig.suptitle("Hypothesis search: accuracy as H grows (from saved traces)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -159,7 +204,11 @@ def write_report(run: str | Path) -> tuple[Path, Path]:
              f"suites {', '.join(s['name'] for s in cfg['suites'])}.")
     md = [f"# ReDis run report: {cfg.get('name')}", "", intro, ""]
     body = [f"<h1>ReDis run report: {html.escape(str(cfg.get('name')))}</h1><p>{html.escape(intro)}</p>"]
-    for title, (header, rows) in tables(evals).items():
+    all_tables = tables(evals)
+    header, rows = kind_table(run, evals)
+    if len(header) > 1:
+        all_tables["Accuracy by test-task kind (%): concepts seen in training vs held out (tasks)"] = (header, rows)
+    for title, (header, rows) in all_tables.items():
         md += [f"## {title}", "", _md_table(header, rows), ""]
         body.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, rows)}")
     if stage_rows:

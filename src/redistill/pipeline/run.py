@@ -128,12 +128,14 @@ class Pipeline:
 
     # ---------------------------------------------------------------- stages
     def stage_tasks(self) -> None:
-        from redistill.tasks.generators import generate
+        from redistill.tasks.generators import generate, list_concepts
 
         for s in self.cfg.suites:
             if s.source == "generate":
                 train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train)
-                test = generate(s.name, s.n_test, s.test_seed)
+                # held-out concepts come first in the test split's round-robin, so every one of them is tested
+                order = s.holdout + [c for c in list_concepts(s.name) if c not in s.holdout] if s.holdout else None
+                test = generate(s.name, s.n_test, s.test_seed, concepts=order)
                 if s.max_seen:
                     for t in train + test:
                         t.train = t.train[: s.max_seen]

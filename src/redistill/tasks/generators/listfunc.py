@@ -125,12 +125,14 @@ TEMPLATES: list[RuleTemplate] = [
 # Concepts that need small values or short inputs to stay in the benchmark's output range.
 SMALL_VALUES = {"add", "multiply", "multiply_position", "add_position", "cumulative_sum", "sum", "repeat_list",
                 "repeat_each", "count_value", "replace_value", "remove_value"}
+REPEATS = {"unique", "sort_unique", "sort_unique_desc"}
+"""Concepts that only show on lists with repeated values: their inputs are drawn with replacement from 0-9."""
 
 
-def _draw_input(rng: random.Random, small: bool) -> list[int]:
-    top = 9 if small or rng.random() < 0.5 else 99
+def _draw_input(rng: random.Random, small: bool, repeats: bool = False) -> list[int]:
+    top = 9 if small or repeats or rng.random() < 0.5 else 99
     n = rng.randint(0, 10)
-    if n <= top + 1 and rng.random() < 0.6:
+    if n <= top + 1 and not repeats and rng.random() < 0.6:
         return rng.sample(range(top + 1), n)
     return [rng.randint(0, top) for _ in range(n)]
 
@@ -153,7 +155,8 @@ def _draw(rng: random.Random, concept: str):
         params["k"] = rng.randint(2, 7) if rng.random() < 0.5 else rng.randint(10, 90)
     small = concept in SMALL_VALUES or any(k in params and params[k] <= 9 for k in ("k",)) and concept.startswith(
         ("keep", "count"))
-    return template.instantiate(NAME, params), lambda r: _draw_input(r, small)
+    repeats = concept in REPEATS
+    return template.instantiate(NAME, params), lambda r: _draw_input(r, small, repeats)
 
 
 FAMILY = ListFamily(NAME, TEMPLATES, [t.name for t in TEMPLATES], _draw, n_seen=8, n_unseen=8, max_output=20)
