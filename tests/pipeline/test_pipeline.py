@@ -86,6 +86,17 @@ def test_shipped_configs_validate(tiny_model_dir, benchmarks_dir, monkeypatch):
         check_run(load_run_config(CONFIGS / "paper.yaml"))
 
 
+def test_the_run_seed_reaches_the_training_stages_identity(tmp_path):
+    def hashes(seed: int) -> dict[str, str]:
+        p = Pipeline(load_run_config(write_config(tmp_path / f"s{seed}.yaml", {**SHORT, "seed": seed})))
+        for stage in STAGES:
+            p.hashes[stage] = p.stage_hash(stage)
+        return p.hashes
+
+    a, b = hashes(0), hashes(1)
+    assert [s for s in STAGES if a[s] == b[s]] == ["tasks", "augment", "build"]  # a new seed retrains, same data
+
+
 def test_shipped_configs_resolve_by_name_from_any_folder(tmp_path, monkeypatch):
     from redistill.cli.run import CONFIGS as SHIPPED
     from redistill.cli.run import resolve_config, shipped_configs

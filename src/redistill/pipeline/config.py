@@ -97,6 +97,8 @@ class EvalEntry(_Strict):
     model: str = Field(description="imitation | sft | align | base, or a backend spec (openai:gpt-4o, hf:PATH).")
     method: Literal["io", "search"] = "search"
     follower: Literal["llm", "python", "library"] = "llm"
+    oracle: bool | None = Field(None, description="Apply every sampled rule to the unseen examples too (the "
+                                "accuracy-vs-H curve); default: on for search. Off saves most of an llm row's cost.")
 
 
 class EvalConfig(_Strict):

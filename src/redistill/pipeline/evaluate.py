@@ -39,7 +39,7 @@ def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
         model=spec, adapters=adapters, suites=[s.name for s in p.cfg.suites], split="test", method=entry.method,
         hypotheses=e.hypotheses, rule_temperature=e.rule_temperature, apply_temperature=e.apply_temperature,
         io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=p.cfg.prompts,
-        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size, oracle=entry.method == "search",
+        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size, oracle=entry.method == "search" if entry.oracle is None else entry.oracle,
         unsafe_sandbox=p.cfg.unsafe_sandbox,
     )
 

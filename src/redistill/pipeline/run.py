@@ -72,10 +72,10 @@ class Pipeline:
             "tasks": [s.model_dump() for s in c.suites],
             "augment": {"teacher": c.teacher, **c.augment.model_dump(), "prompts": c.prompts},
             "build": c.build.model_dump(),
-            "student": c.student.model_dump(),
-            "sft": c.train.sft,
-            "align": c.train.align,
-            "imitation": [c.train.imitation, c.train.imitation_enabled],
+            "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
+            "sft": [c.train.sft, c.seed],
+            "align": [c.train.align, c.seed],
+            "imitation": [c.train.imitation, c.train.imitation_enabled, c.seed],
             "eval": c.eval.model_dump(),
             "report": None,
         }[stage]
