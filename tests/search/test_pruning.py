@@ -101,3 +101,19 @@ def test_engine_prune_keeps_answers_and_saves_requests(list_tasks):  # noqa: F81
     with pytest.raises(RedistillError, match="--prune and --oracle"):
         search(list_tasks, ScriptedBackend(), prune=True, oracle=True)
     assert PROMPTS is not None
+
+
+def test_identical_applications_are_sent_once(list_tasks):  # noqa: F811
+    from redistill.search.followers import LLMFollower
+    from redistill.search.types import ApplyRequest
+
+    backend = ScriptedBackend()
+    follower = LLMFollower(backend, PROMPTS)
+    rule = Hypothesis("RULE: reverse the list")
+    a, b = list_tasks[0], list_tasks[1]
+    requests = [ApplyRequest(a, rule, "[1, 2]"), ApplyRequest(b, rule, "[1, 2]"), ApplyRequest(a, rule, "[3]"),
+                ApplyRequest(a, rule, "[1, 2]")]
+    out = follower.apply(requests)
+    assert backend.requests == 2 and follower.calls == 2
+    assert [o[0].strip() for o in out] == ["[2, 1]", "[2, 1]", "[3]", "[2, 1]"]
+    assert follower.last_usages[1].prompt_tokens == 0 < follower.last_usages[0].prompt_tokens

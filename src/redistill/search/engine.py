@@ -38,8 +38,10 @@ class _Attributed:
         out = self.inner.apply(requests)
         usages = getattr(self.inner, "last_usages", None) or []
         model_calls = int(hasattr(self.inner, "backend"))
+        copies = getattr(self.inner, "last_copies", None) or []
         for i, r in enumerate(requests):
-            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, model_calls)
+            copy = i < len(copies) and copies[i]  # an identical request answered it: no call of its own
+            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, 0 if copy else model_calls)
         return out
 
     def usage(self):
