@@ -3,7 +3,8 @@
 Both ways run the same search (same tasks, H, prompts, sampling settings and seeds) through
 ``make_backend("hf:PATH", cache=None)``. The naive loop is written the way the reference code works:
 one ``generate`` per sampled rule, one per (rule, seen example), one per unseen example, in sequence.
-Prints wall times, model calls (requests) and ``generate`` invocations each way, and the ratio.
+Prints wall times (model loading included), model calls (requests) and ``generate`` invocations each
+way, and the ratio.
 
     PYTHONPATH=src python benchmarks/search_speed.py [--data ../shared/benchmarks] [--model PATH]
 
@@ -98,6 +99,7 @@ def main() -> None:
     ap.add_argument("--rule-tokens", type=int, default=48)
     ap.add_argument("--apply-tokens", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prune", action="store_true", help="engine scores rules in rounds and drops hopeless ones")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice; 1 is "
                     "steadier on a busy machine, where idle-spinning worker threads stall)")
     args = ap.parse_args()
@@ -119,15 +121,17 @@ def main() -> None:
     rule_params = SamplingParams(n=1, temperature=0.9, max_tokens=args.rule_tokens, seed=seed)
     apply_params = SamplingParams(n=1, temperature=0.7, max_tokens=args.apply_tokens, seed=seed)
 
-    engine_backend = Counting(make_backend(f"hf:{model}", cache=None))
+    # each side's time includes loading the model (start-up), as a user's run does
     start = time.perf_counter()
+    engine_backend = Counting(make_backend(f"hf:{model}", cache=None))
     rows = run_search(tasks, ModelProposer(engine_backend, prompts, 0.9, args.rule_tokens, seed=seed),
-                      LLMFollower(engine_backend, prompts, 0.7, args.apply_tokens, seed=seed), H=H)
+                      LLMFollower(engine_backend, prompts, 0.7, args.apply_tokens, seed=seed), H=H,
+                      prune=args.prune)
     engine_s = time.perf_counter() - start
     engine_acc = sum(sum(r["correct"]) for r in rows) / max(sum(len(r["correct"]) for r in rows), 1)
 
-    naive_backend = Counting(make_backend(f"hf:{model}", cache=None))
     start = time.perf_counter()
+    naive_backend = Counting(make_backend(f"hf:{model}", cache=None))
     naive_acc = naive_search(tasks, naive_backend, prompts, H, rule_params, apply_params)
     naive_s = time.perf_counter() - start
 
