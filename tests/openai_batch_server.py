@@ -6,7 +6,7 @@
         server.hold = True                               # batches stay in_progress until released
 
 Each batch runs its lines when it is polled ``polls`` times (and ``hold`` is off), answering each
-body with ``echo_responder`` in the shape of the online stub, so batch and online answers are equal.
+body with ``responder`` (default ``echo_responder``) in the shape of the online stub, so batch and online answers are equal.
 ``lines_run`` counts every line a batch answered (what a real batch would bill).
 """
 
@@ -38,8 +38,8 @@ class BatchPlan:
     """The whole input file is refused: status ``failed`` with ``errors``, no output file."""
 
 
-def completion(body: dict, n_seen: int) -> dict:
-    texts = echo_responder(body)
+def completion(body: dict, n_seen: int, responder=echo_responder) -> dict:
+    texts = responder(body)
     prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
     completion_tokens = sum(len(t.split()) for t in texts)
     return {"id": f"chatcmpl-{n_seen}", "object": "chat.completion", "created": int(time.time()),
@@ -51,8 +51,8 @@ def completion(body: dict, n_seen: int) -> dict:
 
 
 class FakeBatchServer:
-    def __init__(self, polls: int = 2):
-        self.polls = polls
+    def __init__(self, polls: int = 2, responder=echo_responder):
+        self.polls, self.responder = polls, responder
         self.hold = False
         self.plans: deque[BatchPlan] = deque()
         self.files: dict[str, bytes] = {}
@@ -120,7 +120,7 @@ class FakeBatchServer:
                 self.bodies_run.append(body)
                 out.append({"id": f"req_{cid}", "custom_id": cid, "error": None,
                             "response": {"status_code": 200, "request_id": "x",
-                                         "body": completion(body, len(self.lines_run))}})
+                                         "body": completion(body, len(self.lines_run), self.responder)}})
         if out:
             batch["output_file_id"] = self._new_file("".join(json.dumps(x) + "\n" for x in out).encode(),
                                                      "batch_output", f"{bid}_output.jsonl")["id"]
@@ -176,7 +176,7 @@ class FakeBatchServer:
                     if path.endswith("/chat/completions"):
                         body = json.loads(raw)
                         server.chat_requests.append(body)
-                        return self._json(200, completion(body, len(server.chat_requests)))
+                        return self._json(200, completion(body, len(server.chat_requests), server.responder))
                 return self._json(404, {"error": {"message": "not found"}})
 
             def _json(self, status: int, payload: dict) -> None:

@@ -68,6 +68,8 @@ class AugmentConfig(_Strict):
     strict: bool = False
     budget_usd: float | None = None
     chunk_size: int = 16
+    batch: bool = Field(False, description="Send the teacher's calls through OpenAI's Batch API (half price, "
+                                           "within 24 h; resumes by polling).")
 
 
 class BuildConfig(_Strict):
