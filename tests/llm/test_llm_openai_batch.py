@@ -127,3 +127,17 @@ def test_bad_state_file_is_named(server, tmp_path):
     state.write_text("{not json")
     with pytest.raises(RedistillError, match=str(state.name)):
         batch_backend(server, tmp_path).generate(reqs(2))
+
+
+def test_unreachable_server_is_one_line_and_keeps_the_state(server, tmp_path):
+    backend = batch_backend(server, tmp_path, max_retries=0)
+    server.hold = True
+    def drop(msg):  # the server goes away while the batch runs
+        if "in_progress" in msg:
+            server.stop()
+
+    backend.log = drop
+    with pytest.raises(RedistillError, match="cannot reach .*re-run to resume"):
+        backend.generate(reqs(2))
+    [state] = (tmp_path / "batches").glob("*.json")
+    assert json.loads(state.read_text())["attempts"][0]["batch_id"] == "batch_1"

@@ -78,7 +78,16 @@ class OpenAIBatchBackend(OpenAIBackend):
         if not requests:
             return []
         with self.ledger.timed():
-            return _Job(self, requests).run(progress)
+            job = _Job(self, requests)
+            try:
+                return job.run(progress)
+            except openai.APIStatusError as e:
+                raise RedistillError(f"batch job {job.job}: the server answered HTTP {e.status_code} "
+                                     f"({_first_line(e)}); fix it and re-run: the job resumes from "
+                                     f"{job.state_path}") from None
+            except openai.APIError as e:  # connection lost, timeouts: after the client's own retries
+                raise RedistillError(f"batch job {job.job}: cannot reach {self.base_url} ({_first_line(e)}); "
+                                     f"re-run to resume from {job.state_path}") from None
 
     def client(self) -> openai.OpenAI:
         return openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout,
@@ -261,6 +270,11 @@ class _Job:
             self.b.charge(usage, got)
             if progress:
                 progress(got, usage)
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
 def _error_text(response: dict[str, Any]) -> str:
