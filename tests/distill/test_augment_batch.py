@@ -74,7 +74,14 @@ def test_dry_run_shows_both_prices(online, tmp_path, capsys):
     data, _ = online
     assert run(args("http://127.0.0.1:9/v1", data, tmp_path / "run", "--dry-run")) == 0
     out = capsys.readouterr().out
-    assert "batch" in out  # the second price column (rich may wrap its header)
+    from redistill.distill.augment import AugmentParams, estimate_augment
+    from redistill.prompts import load_prompts
+    from redistill.tasks import load_tasks
+
+    est = estimate_augment(load_tasks("list_func", data, "all"), AugmentParams(4, 0.8, 0.3, "llm", 40), load_prompts(None),
+                           lambda u: (u.prompt_tokens * 2.5 + u.completion_tokens * 10) / 1e6)
+    online, batch = f"{est.cost_usd:.2f}", f"{est.cost_usd / 2:.2f}"
+    assert online != batch and online in out and batch in out  # both prices, side by side
 
 
 def test_kill_while_batch_runs_then_resume_by_polling(online, tmp_path):
