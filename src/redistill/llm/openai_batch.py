@@ -135,7 +135,7 @@ class _Job:
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, progress: ProgressFn | None) -> list[Completion]:
         state = self.load()
-        for k, attempt in enumerate(state["attempts"]):  # a resumed job: poll what was sent, send nothing twice
+        for k, attempt in enumerate(list(state["attempts"])):  # resumed: poll what was sent, send nothing twice
             self.collect(state, k, attempt, progress)
         while True:
             pending = [i for i in range(len(self.requests)) if i not in self.results]
