@@ -69,6 +69,35 @@ def test_greedy_batched_equals_one_at_a_time(hf):
     assert all(c.texts[0] == c.texts[1] for c in batched)  # temperature 0: n identical answers
 
 
+SHARED = "Apply the rule below to the input and give the output.\nrule: reverse the list, then add one to each element\n"
+
+
+def test_shared_prefix_read_once_gives_the_same_answers(hf, monkeypatch):
+    """Prompts that share instruction + rule read that prefix once, yet answer as each alone does."""
+    from redistill.llm import hf as hf_module
+
+    inputs = ["Input: [1, 2]", "Input: [3, 1, 4, 1, 5, 9, 2, 6]", "Input: []", "Input: [7]"]
+    prompts = [SHARED + x for x in inputs] + ["Input: [1, 2]"]  # + one prompt sharing nothing
+    plans = []
+    real = hf_module.plan_prefixes
+    monkeypatch.setattr(hf_module, "plan_prefixes", lambda ids: plans.append(real(ids)) or plans[-1])
+    batched = hf.generate([req(p, max_tokens=6) for p in prompts])
+    [plan] = plans
+    assert len(plan.prefixes) == 2 and sorted(plan.owner).count(plan.owner[0]) in (1, 4)
+    total = sum(len(p) + len(s) for p, s in zip([plan.prefixes[o] for o in plan.owner], plan.suffixes))
+    assert plan.tokens_read < total - 3 * 20  # the shared part of three of the four prompts is skipped
+    alone = [hf.generate([req(p, max_tokens=6)])[0] for p in prompts]
+    assert [c.texts for c in batched] == [c.texts for c in alone]
+    assert [c.usage.prompt_tokens for c in batched] == [c.usage.prompt_tokens for c in alone]
+
+
+def test_shared_prefix_sampling_is_seeded(hf):
+    requests = [req(SHARED + f"Input: [{i}]", n=3, temperature=1.0, seed=7) for i in range(5)]
+    a, b = hf.generate(requests), hf.generate(requests)
+    assert [c.texts for c in a] == [c.texts for c in b]
+    assert len({t for c in a for t in c.texts}) > 3  # distinct samples, not one answer copied
+
+
 def test_max_tokens_and_stop_strings(hf):
     [full] = hf.generate([req(PROMPTS[2], max_tokens=12, temperature=1.0, seed=5)])
     assert full.usage.completion_tokens <= 12

@@ -64,6 +64,9 @@ def test_config_errors_name_the_field(tmp_path):
     not_full = {**SHORT, "train": {"sft": {"max_steps": 1}}}
     with pytest.raises(RedistillError, match="train.sft.full"):
         load_run_config(write_config(tmp_path / "b.yaml", not_full))
+    batch_library = {**SHORT, "augment": {"hypotheses": 4, "batch": True}}  # SHORT's teacher is the library
+    with pytest.raises(RedistillError, match="augment.batch: the Batch API is OpenAI's"):
+        load_run_config(write_config(tmp_path / "f.yaml", batch_library))
     (tmp_path / "c.yaml").write_text("name: x\nsuites: [\n")
     with pytest.raises(RedistillError, match=r"c.yaml:\d+: not valid YAML"):
         load_run_config(tmp_path / "c.yaml")

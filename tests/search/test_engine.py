@@ -38,8 +38,9 @@ def test_search_batches_stages_not_tasks(list_tasks):
     rows = search(list_tasks, backend)
     propose, seen, unseen = backend.batches  # exactly three model calls for the whole suite
     assert len(propose) == len(list_tasks) and all(r.params.n == 10 and r.params.temperature == 0.9 for r in propose)
-    # unique rules only: every (rule, seen input) prompt once
-    assert len(seen) == sum(len(r["rules"]) * len(t.train) for r, t in zip(rows, list_tasks))
+    # unique rules only, and every distinct (rule, seen input) prompt once, even across tasks
+    pairs = {(x["rule"], a["input"]) for r in rows for x in r["rules"] for a in x["applications"]}
+    assert len(seen) == len(pairs) < sum(len(r["rules"]) * len(t.train) for r, t in zip(rows, list_tasks))
     assert all(len({" ".join(x["rule"].split()) for x in r["rules"]}) == len(r["rules"]) for r in rows)
     assert sum(len(r["rules"]) for r in rows) < 10 * len(rows)  # there were duplicates to merge
     assert all(r.params.n == 1 and r.params.temperature == 0.7 for r in seen + unseen)

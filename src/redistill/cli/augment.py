@@ -45,6 +45,8 @@ def augment(
     price_in: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens (overrides the price table).")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call count and estimated cost only.")] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="Send the calls through OpenAI's Batch API: half price, answers within 24 h; a re-run resumes by polling (state in RUN_DIR/augment/batches/).")] = False,
+    poll_s: Annotated[float, typer.Option("--poll-s", help="With --batch: seconds between polls of a running batch.")] = 30.0,
     concurrency: ConcurrencyOpt = 32,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
@@ -52,6 +54,7 @@ def augment(
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
     from redistill.distill.augment import AugmentParams, estimate_augment, make_teacher, run_augment
+    from redistill.llm.openai_batch import BATCH_DISCOUNT
     from redistill.prompts import load_prompts
     from redistill.tasks import load_tasks
 
@@ -64,15 +67,22 @@ def augment(
     if dry_run:
         est = estimate_augment(tasks, params, ps, cost_fn)
         table = Table(title=f"augment {suite} ({split}) with {teacher}: estimate")
-        for col in ("tasks", "rule requests", "apply requests", "calls", "prompt tokens", "completion tokens", "USD"):
+        for col in ("tasks", "rule requests", "apply requests", "calls", "prompt tokens", "completion tokens", "USD",
+                    "USD batch"):
             table.add_column(col, justify="right")
         usd = "unknown price" if est.cost_usd is None else f"{est.cost_usd:.2f}"
+        usd_batch = "unknown price" if est.cost_usd is None else f"{est.cost_usd * BATCH_DISCOUNT:.2f}"
         table.add_row(str(est.tasks), str(est.rule_requests), str(est.apply_requests), str(est.calls),
-                      f"{est.prompt_tokens:,}", f"{est.completion_tokens:,}", usd)
+                      f"{est.prompt_tokens:,}", f"{est.completion_tokens:,}", usd, usd_batch)
         console.print(table)
         return
 
     options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
+    if batch:
+        from redistill.distill.batch import batch_chunk, batch_cost, batch_options
+
+        options.update(batch_options(teacher, out), poll_s=poll_s)
+        cost_fn, chunk_size = batch_cost(cost_fn), batch_chunk(len(tasks))
     if teacher != "library":
         options["cache"] = cache_choice(cache_dir, no_cache)
     proposer, rule_follower, backend = make_teacher(teacher, params, ps, unsafe_sandbox, **options)

@@ -52,6 +52,7 @@ def eval_command(
     tie_break: Annotated[str, _opt("tie_break", "--tie-break")] = "first",
     early_stop: Annotated[bool, _opt("early_stop", "--early-stop")] = False,
     oracle: Annotated[bool | None, _opt("oracle", "--oracle/--no-oracle")] = None,
+    prune: Annotated[bool, _opt("prune", "--prune")] = False,
     chunk_size: Annotated[int, _opt("chunk_size", "--chunk-size")] = 64,
     unsafe_sandbox: Annotated[bool, _opt("unsafe_sandbox", "--unsafe-sandbox")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
@@ -63,7 +64,7 @@ def eval_command(
         method=method, hypotheses=hypotheses, rule_temperature=rule_temperature,
         apply_temperature=apply_temperature, io_temperature=io_temperature, follower=follower,
         max_tokens=max_tokens, limit=limit, prompts=prompts, strict=strict, seed=seed, tie_break=tie_break,
-        early_stop=early_stop, oracle=oracle, chunk_size=chunk_size, unsafe_sandbox=unsafe_sandbox,
+        early_stop=early_stop, oracle=oracle, prune=prune, chunk_size=chunk_size, unsafe_sandbox=unsafe_sandbox,
     )
     suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
     from redistill.cli.options import cache_choice

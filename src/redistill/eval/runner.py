@@ -59,6 +59,8 @@ class EvalConfig:
     seed: int | None = _f(None, "Sampling seed.")
     tie_break: str = _f("first", "Rule ties: first (sampled first) or reference (the published code).")
     early_stop: bool = _f(False, "Stop sampling a task's rules once one scores perfectly.")
+    prune: bool = _f(False, "Score rules in rounds of seen examples and stop scoring each once it can no "
+                            "longer be chosen (same choice, fewer applications; pruned rules keep partial scores).")
     oracle: bool | None = _f(None, "Apply every rule to the unseen examples (best-of-H ceiling, accuracy-vs-H); "
                                    "default: on for the python follower, off for llm.")
     chunk_size: int = _f(64, "Tasks per batch; each finished batch is saved.")
@@ -79,6 +81,9 @@ class EvalConfig:
             raise RedistillError(f"--hypotheses must be at least 1 (got {self.hypotheses})")
         if self.chunk_size < 1:
             raise RedistillError(f"--chunk-size must be at least 1 (got {self.chunk_size})")
+        if self.prune and self.use_oracle:
+            raise RedistillError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's "
+                                 "full score")
         if not self.suites:
             raise RedistillError("no suite given: pass --suite (e.g. --suite list_func,acre)")
 
@@ -153,7 +158,7 @@ def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dic
         kw = {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256, "seed": cfg.seed}
     follower = make_follower(cfg.follower, backend, prompts, **kw)
     return run_search(tasks, proposer, follower, None, cfg.hypotheses, cfg.tie_break, cfg.early_stop,
-                      cfg.strict, cfg.use_oracle, on_stage=backend.stage)
+                      cfg.strict, cfg.use_oracle, on_stage=backend.stage, prune=cfg.prune)
 
 
 def prepare(cfg: EvalConfig, out: str | Path) -> dict[str, list[Task]]:

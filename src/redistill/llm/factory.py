@@ -28,6 +28,11 @@ def _openai(name: str, spec: str, adapters: list[str], **options: Any) -> Backen
             model, base_url = head, tail
     if not model:
         raise RedistillError(f"model spec '{spec}': no model name; write {SPEC_HELP}")
+    if options.get("batch_dir") is not None:  # the Batch API: same requests, half price, within 24 h
+        from redistill.llm.openai_batch import OpenAIBatchBackend
+
+        return _build(OpenAIBatchBackend, model, base_url, spec=spec, **options)
+    options.pop("batch_dir", None)
     return _build(OpenAIBackend, model, base_url, spec=spec, **options)
 
 
@@ -48,7 +53,15 @@ BACKENDS: dict[str, Callable[..., Backend]] = {"openai": _openai, "hf": _hf, "vl
 
 def _build(cls: type, *args: Any, spec: str, **options: Any) -> Backend:
     """Call the engine's constructor, turning an unknown option into a clear error."""
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    accepted: set[str] = set()
+    for klass in cls.__mro__:  # an engine taking **options passes them on to the one it extends
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        accepted |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    accepted -= {"self"}
     unknown = sorted(set(options) - accepted)
     if unknown:
         known = sorted(accepted - {"spec", "name", "model", "base_url", "adapters"})

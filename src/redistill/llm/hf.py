@@ -1,7 +1,8 @@
 """Local models on transformers (+ stacked PEFT adapters): batched ``generate`` with n samples per prompt.
 
-Requests with the same sampling parameters run together, shortest prompts first, left-padded; each
-prompt is read once and its KV cache copied to its n samples. The batch size counts sequences and
+Requests with the same sampling parameters run together, sorted so prompts that start alike are
+neighbours; a prefix they share (the instruction and rule of rule application) is read once and its
+KV cache copied to each of them (``llm.prefix``), and each prompt's KV is copied to its n samples. The batch size counts sequences and
 halves when the device runs out of memory.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from redistill.errors import RedistillError
 from redistill.llm.local import check_adapters, check_model, cut_at_stop, fingerprint, render_prompt
+from redistill.llm.prefix import plan_prefixes, sharing_order
 from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, SamplingParams, Usage
 from redistill.llm.usage import UsageLedger
 
@@ -100,7 +102,7 @@ class HFBackend:
             for i, r in enumerate(requests):
                 groups[r.params].append(i)
             for params, idxs in groups.items():
-                idxs.sort(key=lambda i: len(ids[i]))  # similar lengths together: less padding
+                idxs = sharing_order(ids, idxs)  # prompts that start alike together: shared prefixes
                 self._run_group(params, idxs, ids, results, progress, on_result)
             return results  # type: ignore[return-value]
 
@@ -154,24 +156,36 @@ class HFBackend:
         from transformers import GenerationConfig, StaticCache
 
         torch = self._torch
-        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
-        ids, mask = batch["input_ids"], batch["attention_mask"]
         config = GenerationConfig(
             max_new_tokens=params.max_tokens, do_sample=sample,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids) or None,
             **({"temperature": params.temperature, "top_p": params.top_p, "top_k": 0} if sample else {}),
             **({"stop_strings": list(params.stop)} if params.stop else {}))
+        # Each prompt is [shared prefix | its own suffix]; both blocks are left-padded, so a row reads
+        # pad..prefix pad..suffix and its positions count its real tokens only (mask cumsum).
+        plan = plan_prefixes(prompts)
+        pre = self.tokenizer.pad({"input_ids": plan.prefixes}, return_tensors="pt").to(self.device)
+        suf = self.tokenizer.pad({"input_ids": plan.suffixes}, return_tensors="pt").to(self.device)
+        owner = torch.tensor(plan.owner, device=self.device)
+        width = pre["input_ids"].shape[1]
+        ids = torch.cat([pre["input_ids"][owner], suf["input_ids"]], 1)
+        mask = torch.cat([pre["attention_mask"][owner], suf["attention_mask"]], 1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            # Read each prompt once, then copy its KV cache to its k samples: the prompt is most of the
-            # work, and num_return_sequences alone would read it k times.
             # a cache sized for prompt + answer up front: a growing one copies itself at every new token
             cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + params.max_tokens)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            if ids.shape[1] > 1:
-                self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                           cache=cache, use_cache=True, logits_to_keep=1)  # only the cache is wanted here
+            if width:  # each distinct prefix once; only the cache is wanted here
+                self.model(input_ids=pre["input_ids"], attention_mask=pre["attention_mask"],
+                           position_ids=(pre["attention_mask"].cumsum(-1) - 1).clamp(min=0), cache=cache,
+                           use_cache=True, logits_to_keep=1)
+                _select_cache(cache, owner)
+            if ids.shape[1] - 1 > width:  # then every prompt's own tokens but the last
+                self.model(input_ids=ids[:, width:-1], attention_mask=mask[:, :-1],
+                           position_ids=positions[:, width:-1], cache=cache, use_cache=True, logits_to_keep=1)
             if k > 1:
-                _repeat_cache(cache, k)
+                # then copy each prompt's KV to its k samples: the prompt is most of the work, and
+                # num_return_sequences alone would read it k times
+                _select_cache(cache, torch.arange(len(prompts), device=self.device).repeat_interleave(k))
                 ids, mask = ids.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
             out = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache, generation_config=config,
                                       tokenizer=self.tokenizer)
@@ -187,12 +201,13 @@ class HFBackend:
         return [rows[j * k:(j + 1) * k] for j in range(len(prompts))]
 
 
-def _repeat_cache(cache: Any, k: int) -> None:
-    """Copy each prompt's KV to its k samples (StaticCache layers lack ``batch_repeat_interleave``)."""
+def _select_cache(cache: Any, rows: Any) -> None:
+    """Make the cache's batch ``rows`` of its current batch (copies a prefix's KV to each prompt that
+    shares it, or a prompt's to its samples; StaticCache layers lack ``batch_select_indices``)."""
     for layer in cache.layers:
         if getattr(layer, "is_initialized", False):
-            layer.keys = layer.keys.repeat_interleave(k, dim=0)
-            layer.values = layer.values.repeat_interleave(k, dim=0)
+            layer.keys = layer.keys.index_select(0, rows)
+            layer.values = layer.values.index_select(0, rows)
             layer.batch_size = layer.keys.shape[0]
 
 

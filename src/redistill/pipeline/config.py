@@ -68,6 +68,8 @@ class AugmentConfig(_Strict):
     strict: bool = False
     budget_usd: float | None = None
     chunk_size: int = 16
+    batch: bool = Field(False, description="Send the teacher's calls through OpenAI's Batch API (half price, "
+                                           "within 24 h; resumes by polling).")
 
 
 class BuildConfig(_Strict):
@@ -144,6 +146,9 @@ class RunConfig(_Strict):
         elif self.augment.follower == "library":
             raise ValueError("augment.follower: 'library' scores only library rules; use llm (or python) "
                              f"with teacher {self.teacher!r}")
+        if self.augment.batch and not self.teacher.startswith("openai:"):
+            raise ValueError(f"augment.batch: the Batch API is OpenAI's; teacher {self.teacher!r} is not an openai: "
+                             "spec (set batch: false, or teacher: openai:MODEL)")
         if self.student.base == "scratch" and not self.train.sft.get("full", False):
             raise ValueError("train.sft.full: a student built from scratch must be fully fine-tuned (set full: true)")
         return self

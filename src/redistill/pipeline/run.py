@@ -70,7 +70,8 @@ class Pipeline:
         c = self.cfg
         return {
             "tasks": [s.model_dump() for s in c.suites],
-            "augment": {"teacher": c.teacher, **c.augment.model_dump(), "prompts": c.prompts},
+            # batch or online: the same records, so switching does not redo the stage
+            "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
             "build": c.build.model_dump(),
             "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
             "sft": [c.train.sft, c.seed],
@@ -154,12 +155,19 @@ class Pipeline:
 
         a = self.cfg.augment
         params = AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower, a.max_tokens, a.strict)
-        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox)
+        options: dict = {}
         cost_fn = cost_fn_for(self.cfg.teacher)
+        if a.batch:
+            from redistill.distill.batch import batch_cost, batch_options
+
+            options, cost_fn = batch_options(self.cfg.teacher, self.run), batch_cost(cost_fn)
+        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox,
+                                                   **options)
         status = "done"
         for suite, tasks in self.tasks("train").items():
+            chunk = max(1, len(tasks)) if a.batch else a.chunk_size  # batch: one batch per stage
             r = run_augment(tasks, proposer, follower, self.run / "augment" / f"{suite}.jsonl", self.cfg.teacher,
-                            params, a.chunk_size, a.budget_usd, cost_fn, progress=True, prompts=self.prompts)
+                            params, chunk, a.budget_usd, cost_fn, progress=True, prompts=self.prompts)
             console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
             if r.stopped_for_budget:
                 status = "stopped at the budget"

@@ -2,7 +2,8 @@
 
 1. rule generation: every task's H samples in one proposer call (or, with early stop, in rounds);
 2. rule application on the seen examples: every unique (rule, example) pair of every task in one
-   follower batch (``search.scoring``), then selection with the tie-break;
+   follower batch (``search.scoring``), then selection with the tie-break; with ``prune``, a few
+   rounds of examples that drop rules which can no longer be chosen (``search.pruning``);
 3. final application: the chosen rule of every task on its unseen inputs in one batch (with
    ``oracle``, every unique rule, which also gives the best-of-H ceiling and the accuracy-vs-H curve).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from redistill.errors import RedistillError
 from redistill.search.followers import check_python_suite
+from redistill.search.pruning import score_rules_pruned
 from redistill.search.results import TaskMeter, task_row
 from redistill.search.scoring import apply_rules, normalise_rule, score_rules, select_best
 from redistill.search.types import Application, ApplyRequest, RuleFollower, RuleProposer, ScoredRule
@@ -36,8 +38,10 @@ class _Attributed:
         out = self.inner.apply(requests)
         usages = getattr(self.inner, "last_usages", None) or []
         model_calls = int(hasattr(self.inner, "backend"))
+        copies = getattr(self.inner, "last_copies", None) or []
         for i, r in enumerate(requests):
-            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, model_calls)
+            copy = i < len(copies) and copies[i]  # an identical request answered it: no call of its own
+            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, 0 if copy else model_calls)
         return out
 
     def usage(self):
@@ -53,6 +57,7 @@ def _check_follower(follower: RuleFollower, tasks: list[Task]) -> None:
 def _sample_and_score(
     tasks: list[Task], proposer: RuleProposer, scorer: _Attributed, H: int, early_stop: bool,
     round_size: int | None, strict: bool, meter: TaskMeter, on_stage: StageFn | None,
+    prune: bool = False, tie_break: str = "first",
 ) -> tuple[list[list[ScoredRule]], dict[str, Any]]:
     """Unique scored rules per task (first-seen order) and each task's rule-generation prompt."""
     by_text: list[dict[str, ScoredRule]] = [{} for _ in tasks]
@@ -80,7 +85,10 @@ def _sample_and_score(
                     fresh.append(rule)
             new.append(fresh)
             sampled[i] += k
-        score_rules([tasks[i] for i in active], new, scorer, strict)
+        if prune:
+            score_rules_pruned([tasks[i] for i in active], new, scorer, strict, tie_break)
+        else:
+            score_rules([tasks[i] for i in active], new, scorer, strict)
         active = [
             i for i in active
             if sampled[i] < H and not (early_stop and any(r.score == len(tasks[i].train) for r in by_text[i].values()))
@@ -100,23 +108,30 @@ def run_search(
     oracle: bool = False,
     round_size: int | None = None,
     on_stage: StageFn | None = None,
+    prune: bool = False,
 ) -> list[dict[str, Any]]:
     """Search every task; one result row per task (see ``search.results.task_row``).
 
     ``follower`` scores rules on the seen examples; ``applier`` (default: the same) applies the chosen
     rule to the unseen inputs. With ``oracle`` every unique rule is applied to the unseen inputs.
+    With ``prune`` rules are scored in rounds of seen examples and each stops once it can no longer
+    be chosen (``search.pruning``): the same choice, fewer applications, partial scores for the rest.
     """
     if H < 1:
         raise RedistillError(f"--hypotheses must be at least 1 (got {H})")
     if tie_break not in ("first", "reference"):
         raise RedistillError(f"unknown tie-break {tie_break!r}; choose 'first' or 'reference'")
+    if prune and oracle:
+        raise RedistillError("--prune and --oracle exclude each other: the oracle's accuracy-vs-H curve needs "
+                             "every rule's full score; drop one of them")
     applier = applier or follower
     _check_follower(follower, tasks)
     _check_follower(applier, tasks)
     meter = TaskMeter()
     scorer = _Attributed(follower, meter, "apply rules to seen", on_stage)
     final = _Attributed(applier, meter, "apply rules to unseen", on_stage)
-    rules, prompts = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter, on_stage)
+    rules, prompts = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter, on_stage,
+                                       prune, tie_break)
     chosen = [select_best(r, tie_break) for r in rules]
 
     targets = [(r if oracle else [c]) if c is not None else [] for r, c in zip(rules, chosen)]

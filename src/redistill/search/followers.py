@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -49,19 +50,36 @@ class LLMFollower:
         self.calls = 0
         self.last_usages: list[Usage] = []
         """Usage of each request of the last ``apply`` call, in order (lets callers attribute cost per task)."""
+        self.last_copies: list[bool] = []
+        """Per request of the last ``apply`` call: answered by an identical earlier request (no model call)."""
 
     def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
+        """Identical prompts (one rule on one input, in two tasks or twice in a task) are sent once and
+        share the answer, as the reference code's seeded calls do; the copies cost nothing."""
         prompts = [
             apply_rule_messages(self.prompts.for_suite(r.task.suite, r.task.answer_type), r.hypothesis.text, r.input)
             for r in requests
         ]
-        completions = self.backend.generate([Request(p, self.params) for p in prompts]) if prompts else []
-        self.calls += len(prompts)
-        self.last_usages = [c.usage for c in completions]
+        first: dict[str, int] = {}
+        slot, unique = [], []
+        for p in prompts:
+            j = first.setdefault(json.dumps(p), len(first))
+            if j == len(unique):
+                unique.append(p)
+            slot.append(j)
+        completions = self.backend.generate([Request(p, self.params) for p in unique]) if unique else []
+        self.calls += len(unique)
+        seen: set[int] = set()
+        self.last_usages, self.last_copies = [], []
+        for j in slot:
+            self.last_usages.append(completions[j].usage if j not in seen else Usage())
+            self.last_copies.append(j in seen)
+            seen.add(j)
         for c in completions:
             self._usage = self._usage + c.usage
         out = []
-        for c, p in zip(completions, prompts):
+        for j, p in zip(slot, prompts):
+            c = completions[j]
             text = c.texts[0] if c.texts else ""
             out.append((text if not c.error or text else f"error: {c.error}", p))
         return out

@@ -60,9 +60,11 @@ class ScoredRule:
     first_index: int = 0
     """Sample slot of its first occurrence (ties are broken by it)."""
     applications: list[Application] = field(default_factory=list)
+    pruned: bool = False
+    """Scoring stopped early (``--prune``): it could no longer be chosen; ``score`` counts only ``applications``."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "rule": self.hypothesis.text,
             "program": self.hypothesis.program,
             "meta": self.hypothesis.meta,
@@ -71,6 +73,9 @@ class ScoredRule:
             "first_index": self.first_index,
             "applications": [a.to_json() for a in self.applications],
         }
+        if self.pruned:
+            d["pruned"] = True
+        return d
 
 
 @runtime_checkable

@@ -202,6 +202,17 @@ def build_config(cls: type, layers: list[tuple[str, dict[str, Any]]]):
         raise RedistillError(f"{cls.__name__}: {e}") from None
 
 
+def launch_defaults() -> dict[str, Any]:
+    """``use_cpu`` when launched on several processes (``accelerate launch``, ``torchrun``) without a GPU:
+    without it each process trains alone on all the data instead of joining the gloo process group."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if not torch.cuda.is_available():
+            return {"use_cpu": True}
+    return {}
+
+
 def load_config(
     cls: type,
     yaml_path: str | Path | None = None,
@@ -209,7 +220,7 @@ def load_config(
     sets: list[str] | None = None,
 ):
     """YAML file first, then flags (``None`` = not given), then ``--set key=value`` on top."""
-    layers: list[tuple[str, dict[str, Any]]] = []
+    layers: list[tuple[str, dict[str, Any]]] = [("launch", launch_defaults())]
     if yaml_path is not None:
         layers.append((str(yaml_path), read_yaml(yaml_path)))
     layers.append(("flags", {k: v for k, v in (flags or {}).items() if v is not None}))
