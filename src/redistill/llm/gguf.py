@@ -86,11 +86,15 @@ def _read_tokenizer(path: Path) -> Any:
 
 
 def _read_model(path: Path) -> Any:
-    from transformers import AutoModelForCausalLM, GgufConfig
+    from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                     quantization_config=GgufConfig(dequantize=True))
+        from transformers import GgufConfig  # transformers that can keep GGUF blocks packed: ask for dense
+        dense = {"quantization_config": GgufConfig(dequantize=True)}
+    except ImportError:  # older transformers always dequantize
+        dense = {}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, **dense)
     except (OSError, ValueError, KeyError, NotImplementedError) as e:
         raise RedistillError(f"{path}: transformers cannot load this GGUF file ({_first_line(e)}); "
                              "see the architectures transformers supports for GGUF") from None
