@@ -92,7 +92,7 @@ def finish(trainer, cfg, meta: dict[str, Any], is_adapter: bool, resolved: dict[
     merged = None
     if cfg.merge:
         if is_adapter:
-            merged = str(_merge(out, meta['base_model']))
+            merged = str(_merge(out, meta["base_model"]))
         else:
             console.print("[yellow]--merge:[/] full fine-tuning already wrote plain weights; nothing to merge")
     rows = read_jsonl(out / LOG) if (out / LOG).exists() else []
