@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
+from redistill.llm.gguf import is_gguf, load_gguf_model, load_gguf_tokenizer
 from redistill.llm.local import check_adapters, check_model, cut_at_stop, fingerprint, render_prompt
 from redistill.llm.prefix import plan_prefixes, sharing_order
 from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, SamplingParams, Usage
@@ -66,8 +67,11 @@ class HFBackend:
         self.seed = seed
         self.ledger = ledger or UsageLedger()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, trust_remote_code=trust_remote_code)
+            if is_gguf(path):  # dequantized into a plain model
+                self.tokenizer, model = load_gguf_tokenizer(path), load_gguf_model(path, self.dtype)
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, trust_remote_code=trust_remote_code)
         except OSError as e:
             raise RedistillError(f"model spec '{self.spec}': cannot load ({e}); give a local folder or a "
                                  "hub name available offline") from None
@@ -78,7 +82,8 @@ class HFBackend:
         for adapter in self.adapters:
             model = _merge_adapter(model, adapter.path)
         self.model = model.eval()
-        self._fingerprint = fingerprint(path) if Path(path).is_dir() else getattr(model.config, "_commit_hash", None)
+        local = Path(path).is_dir() or is_gguf(path)
+        self._fingerprint = fingerprint(path) if local else getattr(model.config, "_commit_hash", None)
         eos = model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id

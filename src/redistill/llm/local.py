@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
+from redistill.llm.gguf import check_gguf, is_gguf
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -25,7 +26,9 @@ def looks_like_path(name: str) -> bool:
 
 
 def check_model(name: str, spec: str) -> str:
-    """A local folder must exist and hold a config.json; a hub name is passed on as given."""
+    """A local folder must exist and hold a config.json, a ``.gguf`` file must exist; a hub name is passed on."""
+    if is_gguf(name):
+        return str(check_gguf(name, f"model spec '{spec}'"))
     if not looks_like_path(name):
         return name
     path = Path(name).expanduser()
@@ -39,11 +42,12 @@ def check_model(name: str, spec: str) -> str:
 
 
 def fingerprint(folder: str | Path, full: bool = False, chunk: int = 1 << 20) -> str:
-    """A hash of a model folder's config and weights: whole files when ``full`` (adapters, small),
-    else size + first and last MiB of each weight file (8B models, where a full hash takes a minute)."""
+    """A hash of a model folder's config and weights (or of one weight file, e.g. a ``.gguf``): whole files
+    when ``full`` (adapters, small), else size + first and last MiB of each weight file (8B models, where a
+    full hash takes a minute)."""
     folder = Path(folder)
     h = hashlib.sha256()
-    for f in sorted(folder.iterdir()):
+    for f in [folder] if folder.is_file() else sorted(folder.iterdir()):
         if f.name in ("config.json", "adapter_config.json"):
             h.update(f.name.encode() + f.read_bytes())
         elif f.suffix in WEIGHT_SUFFIXES and f.is_file():

@@ -3,6 +3,13 @@
 One ``LLM.generate`` call for the whole batch (vLLM schedules it), ``SamplingParams(n=...)`` per
 request, prefix caching on (the seen examples repeat across a task's prompts), and a LoRA adapter
 through ``LoRARequest``. vLLM applies one adapter per request, so stacked adapters must be merged first.
+A ``.gguf`` file is served from its dequantized plain folder (see ``llm/gguf.py``), so LoRA works on it.
+
+Checked against vLLM's ``LLM`` (vllm/entrypoints/llm.py, from 0.8 up to the current main): the constructor
+keywords used here (dtype, seed, gpu_memory_utilization, tensor_parallel_size, trust_remote_code; and
+max_model_len, enable_prefix_caching, enable_lora, max_lora_rank, max_loras passed on to EngineArgs),
+``generate(prompts, params, lora_request=, use_tqdm=)``, ``get_tokenizer()``, ``LoRARequest(name, id, path)``
+and ``RequestOutput.prompt_token_ids`` / ``outputs[i].text`` / ``.token_ids`` are unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
+from redistill.llm.gguf import gguf_folder, is_gguf
 from redistill.llm.local import check_adapters, check_model, cut_at_stop, fingerprint, render_prompt
 from redistill.llm.types import Completion, ProgressFn, Request, Usage
 from redistill.llm.usage import UsageLedger
@@ -52,15 +60,16 @@ class VLLMBackend:
             self.lora_request = LoRARequest("adapter", 1, self.adapters[0].path)
         else:
             self.lora_request = None
+        model = str(gguf_folder(path)) if is_gguf(path) else path  # vLLM gets the dequantized plain folder
         try:
-            self.llm = vllm.LLM(model=path, dtype=dtype or "auto", seed=seed, enable_prefix_caching=True,
+            self.llm = vllm.LLM(model=model, dtype=dtype or "auto", seed=seed, enable_prefix_caching=True,
                                 gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
                                 tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code,
                                 **lora)
         except (OSError, ValueError) as e:
             raise RedistillError(f"model spec '{self.spec}': vLLM cannot load it ({str(e)[:300]})") from None
         self.tokenizer = self.llm.get_tokenizer()
-        self._fingerprint = fingerprint(path) if Path(path).is_dir() else None
+        self._fingerprint = fingerprint(path) if Path(path).is_dir() or is_gguf(path) else None
         self._vllm = vllm
 
     def identity(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
+from redistill.llm.gguf import is_gguf, load_gguf_model, load_gguf_tokenizer
 
 MANIFEST = "redistill_train.json"
 
@@ -16,7 +17,7 @@ def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(name_or_path)
+        tok = load_gguf_tokenizer(name_or_path) if is_gguf(name_or_path) else AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as e:
         raise RedistillError(f"cannot load a tokenizer from {name_or_path!r}: {e}") from None
     if not tok.chat_template:
@@ -30,10 +31,12 @@ def load_tokenizer(name_or_path: str):
 
 
 def load_model(name_or_path: str, extra: dict[str, Any] | None = None):
-    """``AutoModelForCausalLM.from_pretrained`` in the checkpoint's own dtype."""
+    """``AutoModelForCausalLM.from_pretrained`` in the checkpoint's own dtype; a ``.gguf`` file dequantized."""
     from transformers import AutoModelForCausalLM
 
     kwargs = {"dtype": "auto", **(extra or {})}
+    if is_gguf(name_or_path):
+        return load_gguf_model(name_or_path, kwargs.pop("dtype"), kwargs)
     try:
         return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as e:

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_json
-from redistill.train.model import MANIFEST, read_manifest
+from redistill.train.model import MANIFEST, load_model, read_manifest
 from redistill.train.plot import plot_losses
 
 LOG = "log.jsonl"
@@ -65,13 +65,14 @@ def prepare_out(cfg, data_hash: str, resume: bool) -> tuple[dict | None, str | N
     return None, checkpoint if resume else None
 
 
-def _merge(out: Path) -> Path:
+def _merge(out: Path, base: str) -> Path:
     """Base + adapter merged into plain weights at ``OUT/merged`` (for serving, e.g. vLLM)."""
-    from peft import AutoPeftModelForCausalLM
+    from peft import PeftModel
     from transformers import AutoTokenizer
 
     merged_dir = out / "merged"
-    model = AutoPeftModelForCausalLM.from_pretrained(str(out), dtype="auto").merge_and_unload()
+    # the base through our loader, so a .gguf base (dequantized) merges like a model folder
+    model = PeftModel.from_pretrained(load_model(base), str(out)).merge_and_unload()
     model.save_pretrained(merged_dir)
     AutoTokenizer.from_pretrained(str(out)).save_pretrained(merged_dir)
     return merged_dir
@@ -91,7 +92,7 @@ def finish(trainer, cfg, meta: dict[str, Any], is_adapter: bool, resolved: dict[
     merged = None
     if cfg.merge:
         if is_adapter:
-            merged = str(_merge(out))
+            merged = str(_merge(out, meta["base_model"]))
         else:
             console.print("[yellow]--merge:[/] full fine-tuning already wrote plain weights; nothing to merge")
     rows = read_jsonl(out / LOG) if (out / LOG).exists() else []
