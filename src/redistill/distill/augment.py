@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError, located
+from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing
 from redistill.llm.types import Usage
+from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
-from redistill.search.scoring import propose_and_score
+from redistill.search.scoring import propose_and_score, task_failure
 from redistill.search.types import RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task, format_value
 
@@ -56,6 +58,10 @@ class AugmentResult:
     """Tasks already in the file (resume)."""
     remaining: int = 0
     """Tasks left undone (budget stop)."""
+    failed: int = 0
+    """Tasks of this run with a model call that failed for good: in the failures file, not the data."""
+    failures: FailureLog | None = None
+    """Every unfinished task's failure (this run's and earlier ones not retried)."""
     stopped_for_budget: bool = False
     calls: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -237,10 +243,22 @@ def run_augment(
 
     The budget counts this invocation's spend. The cost of a task is estimated from the finished ones
     (in the file or this run); before any has finished, one task is run alone to measure it.
+
+    A task with a model call that failed for good (after the backend's retries) is not written: it goes
+    to ``<suite>.failures.json`` beside ``out_path`` (task, stage, reason) and is retried by the next run.
     """
     if chunk_size < 1:
         raise RedistillError(f"chunk size must be at least 1, got {chunk_size}")
     out_path = Path(out_path)
+    # one writer per suite file: a second augment here would pay every call twice
+    with stage_lock(out_path.parent, f"augment-{out_path.stem}", f"augment of {out_path.name}"):
+        return _augment(tasks, proposer, follower, out_path, teacher_spec, params, chunk_size, budget_usd,
+                        cost_fn, progress, prompts)
+
+
+def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, out_path: Path, teacher_spec: str,
+             params: AugmentParams, chunk_size: int, budget_usd: float | None, cost_fn: CostFn | None,
+             progress: bool, prompts: Prompts | None) -> AugmentResult:
     prompts = prompts or getattr(proposer, "prompts", None) or Prompts()
     existing = read_jsonl_repairing(out_path)
     check_lines(out_path, existing, teacher_spec, params)
@@ -249,6 +267,9 @@ def run_augment(
     result = AugmentResult(skipped=len(tasks) - len(todo))
     costs = [float(r.get("usage", {}).get("cost_usd") or 0.0) for r in existing]
 
+    result.failures = log = FailureLog(failures_path(out_path.parent, out_path.stem))
+    for suite, task_id in finished:
+        log.clear(suite, task_id)
     bar = _Bar(len(tasks), result.skipped, enabled=progress)
     with bar, JsonlAppender(out_path) as out:
         i = 0
@@ -268,20 +289,28 @@ def run_augment(
             rules = propose_and_score(chunk, proposer, follower, params.hypotheses, params.strict)
             d_prop = _diff(_usage_of(proposer), before_p)
             d_foll = _diff(_usage_of(follower), before_f)
-            for rec in _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn):
-                if getattr(follower, "unsafe_sandbox", False):
-                    rec["unsafe_sandbox"] = True  # its programs ran without bubblewrap: say so in the data
-                out.write(rec)
+            records = _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn)
+            for task, task_rules, rec in zip(chunk, rules, records):
                 u = rec["usage"]
-                result.done += 1
                 result.calls += u["calls"]
                 result.usage = result.usage + Usage(u["prompt_tokens"], u["completion_tokens"])
                 result.cost_usd += u["cost_usd"]
+                failure = task_failure(task_rules)
+                if failure is not None:  # an outage is not data: record it, retry it next run
+                    log.record(task.suite, task.id, failure["stage"], failure["reason"])
+                    result.failed += 1
+                    continue
+                if getattr(follower, "unsafe_sandbox", False):
+                    rec["unsafe_sandbox"] = True  # its programs ran without bubblewrap: say so in the data
+                out.write(rec)
+                log.clear(task.suite, task.id)
+                result.done += 1
                 costs.append(u["cost_usd"])
+            log.save()
             i += size
             left = len(todo) - i
             bar.update(result, left * (sum(costs) / len(costs)) if costs else None)
-    result.remaining = len(todo) - result.done
+    result.remaining = len(todo) - result.done - result.failed
     return result
 
 

@@ -41,6 +41,7 @@ from redistill.distill.exports import EXPORTS, export_llama_factory, save_hf
 from redistill.distill.stats import Tally, compute_stats, write_plots
 from redistill.errors import RedistillError, located
 from redistill.jsonl import write_json, write_jsonl
+from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages
 from redistill.search.scoring import normalise_rule
 from redistill.tasks import format_value, get_suite
@@ -275,6 +276,13 @@ def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Pr
     opts, prompts = opts or BuildOptions(), prompts or Prompts()
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
+    if not (run_dir / "augment").is_dir():
+        load_records(run_dir)  # says what is missing, before a data folder is made for the lock
+    with stage_lock(data_dir, "build", "a build"):
+        return _build(run_dir, data_dir, opts, prompts, force)
+
+
+def _build(run_dir: Path, data_dir: Path, opts: BuildOptions, prompts: Prompts, force: bool) -> BuildResult:
     records = load_records(run_dir)
     manifest = {"version": VERSION, "input_hash": input_hash(run_dir),
                 "options": {**opts.to_json(), "prompts": prompts.source}}

@@ -20,10 +20,9 @@ def check_spec(spec: str, where: str) -> None:
 
 def check_run(cfg: RunConfig) -> list[str]:
     """Every problem found raises; returns one line per thing checked, for the user to read."""
-    from redistill.train.config import SFTRunConfig, align_config_class, build_config
-
     from redistill.tasks import load_tasks
     from redistill.tasks.generators import FAMILIES, list_concepts
+    from redistill.train.config import SFTRunConfig, align_config_class, build_config
 
     lines = []
     for s in cfg.suites:

@@ -49,10 +49,16 @@ def run_entries(p: Pipeline) -> None:
 
     tasks = p.tasks("test")
     backends: dict[tuple, object] = {}
+    failed: list[str] = []
     for entry in p.cfg.eval.entries:
         cfg = entry_config(p, entry)
         key = (cfg.model, tuple(cfg.adapters))
         if key not in backends:  # one loaded model serves every row that uses it
             backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None, seed=cfg.seed)
         out = p.eval_dir(entry.name)
-        run_eval(cfg, out, backends[key], suites=tasks)
+        summaries = run_eval(cfg, out, backends[key], suites=tasks)
+        failed += [f"{entry.name} · {suite}: {s['failed']} task(s) (see {s['failures_file']})"
+                   for suite, s in summaries.items() if s.get("failed")]
+    if failed:  # a failed call is no wrong answer: stop before the report, re-running retries only them
+        raise RedistillError(f"eval: a model call failed after its retries for {'; '.join(failed)}; "
+                             "re-run to retry only those tasks")

@@ -23,16 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from redistill.cli.console import make_console
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_json, write_jsonl
+from redistill.locks import stage_lock
 from redistill.pipeline.config import STAGES, RunConfig, eval_slug, hash_of
 from redistill.prompts import direct_messages, load_prompts
 from redistill.tasks import Task, load_tasks
 
-console = Console()
+console = make_console()
 
 
 class Pipeline:
@@ -103,6 +104,10 @@ class Pipeline:
         last = STAGES.index(until) if until else len(STAGES) - 1
         _quiet_libraries()
         self.run.mkdir(parents=True, exist_ok=True)
+        with stage_lock(self.run, "pipeline", f"redistill run of {self.run}"):  # one pipeline per run folder
+            return self._run_stages(first, last)
+
+    def _run_stages(self, first: int, last: int) -> dict[str, dict]:
         write_json(self.run / "config.json", self.cfg.model_dump())
         timings: dict[str, dict] = {}
         for i, stage in enumerate(STAGES):
@@ -155,16 +160,22 @@ class Pipeline:
         proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox)
         cost_fn = cost_fn_for(self.cfg.teacher)
         status = "done"
+        failed: list[str] = []
         for suite, tasks in self.tasks("train").items():
             r = run_augment(tasks, proposer, follower, self.run / "augment" / f"{suite}.jsonl", self.cfg.teacher,
                             params, a.chunk_size, a.budget_usd, cost_fn, progress=True, prompts=self.prompts)
             console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
             if r.stopped_for_budget:
                 status = "stopped at the budget"
+            if r.failures is not None and len(r.failures):
+                failed.append(f"{suite}: {len(r.failures)} task(s) ({r.failures.sample()}; see {r.failures.path})")
         if backend is not None:
             from redistill.llm.usage import write_ledger
 
             write_ledger(backend, self.run / "augment")
+        if failed:  # unfinished tasks are not data: stop before build, re-running retries only them
+            raise RedistillError(f"augment: a model call failed after its retries for {'; '.join(failed)}; "
+                                 "re-run to retry only those tasks")
         return status
 
     def stage_build(self) -> None:

@@ -49,6 +49,8 @@ class LLMFollower:
         self.calls = 0
         self.last_usages: list[Usage] = []
         """Usage of each request of the last ``apply`` call, in order (lets callers attribute cost per task)."""
+        self.last_errors: list[str | None] = []
+        """Why each request of the last ``apply`` call failed for good (None: it was answered)."""
 
     def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
         prompts = [
@@ -58,6 +60,7 @@ class LLMFollower:
         completions = self.backend.generate([Request(p, self.params) for p in prompts]) if prompts else []
         self.calls += len(prompts)
         self.last_usages = [c.usage for c in completions]
+        self.last_errors = [c.error for c in completions]
         for c in completions:
             self._usage = self._usage + c.usage
         out = []
