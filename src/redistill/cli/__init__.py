@@ -50,12 +50,11 @@ def _click_exceptions() -> list:
     return mods
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Our warnings as one ``warning:`` line on stderr (libraries' warnings keep their usual form)."""
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Our warnings as one ``warning:`` line (libraries' warnings keep their usual form)."""
     if issubclass(category, UserWarning) and "redistill" in str(filename):
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
-    else:
-        _default_showwarning(message, category, filename, lineno, file, line)
+        return f"warning: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     print the usage and the problem (exit 2)."""
     import warnings
 
-    warnings.showwarning = _show_warning
+    warnings.formatwarning = _format_warning
     try:
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
@@ -92,4 +91,4 @@ def main(argv: list[str] | None = None) -> None:
         raise
 
 
-_default_showwarning = __import__("warnings").showwarning
+_default_formatwarning = __import__("warnings").formatwarning

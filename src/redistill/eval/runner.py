@@ -183,6 +183,7 @@ def run_eval(
 
     ``suites`` is what ``prepare`` returned, when the caller already called it.
     """
+    suites = suites if suites is not None else prepare(cfg, out)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with stage_lock(out, "eval", "an evaluation"):  # one writer: a second eval would count every task twice
@@ -190,8 +191,7 @@ def run_eval(
 
 
 def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | None, console: Console | None,
-              suites: dict[str, list[Task]] | None) -> dict[str, dict]:
-    suites = suites if suites is not None else prepare(cfg, out)
+              suites: dict[str, list[Task]]) -> dict[str, dict]:
     prompts = load_prompts(cfg.prompts)
     out.mkdir(parents=True, exist_ok=True)
     old_cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}

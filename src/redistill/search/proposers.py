@@ -11,6 +11,10 @@ from redistill.search.types import Hypothesis, Messages
 from redistill.tasks.model import Task
 
 
+IDENTICAL_AFTER = 3
+"""Requests whose samples must all have come back identical before that is worth a warning."""
+
+
 class ModelProposer:
     """Samples hypotheses with the rule-generation prompt (or, with ``program=True``, the
     program-generation prompt, extracting the ```python block into ``Hypothesis.program``)."""
@@ -24,7 +28,8 @@ class ModelProposer:
         self._usage = Usage()
         self.calls = 0
         self.rounds = 0
-        self._warned = False
+        self._warned: bool | None = None
+        self._sampled = 0
         self.last_prompts: dict[str, Messages] = {}
         """The prompt of each task (by ``Task.key``) of the last ``propose`` call."""
         self.last_usages: list[Usage] = []
@@ -60,15 +65,20 @@ class ModelProposer:
         return out
 
     def _warn_if_identical(self, completions: list, n: int) -> None:
-        """Every request's n samples at temperature > 0 all the same: the server likely ignores temperature
-        (no preference pair can come from one rule), so say so once."""
-        answered = [c for c in completions if c.error is None and len(c.texts) > 1]
-        if self._warned or n < 2 or self.temperature <= 0 or not answered:
+        """The n samples at temperature > 0 of every request so far (at least ``IDENTICAL_AFTER``) all the
+        same: the server likely ignores temperature, and one rule makes no preference pair. Said once."""
+        if self._warned is not None or n < 2 or self.temperature <= 0:
             return
-        if all(len(set(c.texts)) == 1 for c in answered):
+        for c in completions:
+            if c.error is None and len(c.texts) > 1:
+                self._sampled += 1
+                if len(set(c.texts)) > 1:
+                    self._warned = False  # the server does sample: never warn
+                    return
+        if self._sampled >= IDENTICAL_AFTER:
             self._warned = True
             warnings.warn(
-                f"{self.backend.spec}: all {n} rule samples of each of {len(answered)} request(s) at temperature "
+                f"{self.backend.spec}: all {n} rule samples of each of {self._sampled} request(s) at temperature "
                 f"{self.temperature:g} are identical; the server may ignore temperature (check its sampling "
                 "settings), and identical rules give no preference pairs", stacklevel=2)
 
