@@ -44,6 +44,8 @@ class Fault:
     """Seconds to wait before answering (a hang past the client's timeout)."""
     when: Callable[[dict], bool] | None = None
     """Only a request whose body this accepts consumes the fault (None: the next request does)."""
+    sticky: bool = False
+    """Stay queued after use: every matching request gets it (a teacher that is down for some tasks)."""
 
     @classmethod
     def rate_limit(cls, retry_after: float = 0.05) -> Fault:
@@ -102,7 +104,7 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     fault = next((f for f in server.faults if f.when is None or f.when(body)), None)
-                    if fault is not None:
+                    if fault is not None and not fault.sticky:
                         server.faults.remove(fault)
                 if fault is not None:
                     if fault.sleep:
