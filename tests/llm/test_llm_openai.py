@@ -145,3 +145,20 @@ def test_api_key_never_lands_in_cache_or_logs(server, tmp_path, monkeypatch):
         assert secret.encode() not in f.read_bytes(), f
     assert secret not in repr(b.inner) and secret not in str(b.identity())
     assert secret not in str(b.ledger.to_json())
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_probe_stops_on_a_4xx_naming_the_request_in_the_servers_words(server, status):
+    server.faults.append(Fault(status, '{"detail": "model nope is not loaded on this server"}'))
+    b = backend(server, model="nope")
+    with pytest.raises(RedistillError, match=rf"HTTP {status}\): model nope is not loaded on this server"):
+        b.generate([req("a"), req("b")])
+    assert len(server.requests) == 1  # nothing sent after the probe
+
+
+def test_later_4xx_keeps_the_servers_words(server):
+    b = backend(server)
+    b.generate([req("warm-up")])
+    server.faults.append(Fault(400, '{"detail": [{"loc": ["body", "max_tokens"], "msg": "too large"}]}'))
+    [out] = b.generate([req("x")])
+    assert "HTTP 400" in out.error and "too large" in out.error and "max_tokens" in out.error

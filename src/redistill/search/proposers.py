@@ -10,7 +10,6 @@ from redistill.search.followers import extract_program
 from redistill.search.types import Hypothesis, Messages
 from redistill.tasks.model import Task
 
-
 IDENTICAL_AFTER = 3
 """Requests whose samples must all have come back identical before that is worth a warning."""
 
