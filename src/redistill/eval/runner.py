@@ -146,6 +146,20 @@ def _check_resume(out: Path, cfg: EvalConfig) -> None:
             )
 
 
+def _result_rows(path: Path) -> list[dict]:
+    """The result rows of a suite file, each with its task ``key`` (a cut last line is repaired)."""
+    rows = read_jsonl_repairing(path)
+    if all(isinstance(r.get("key"), str) and isinstance(r.get("correct"), list) for r in rows):
+        return rows
+    from redistill.jsonl import parse_appended
+
+    line, r = next((n, r) for n, r in parse_appended(path)[0]
+                   if not (isinstance(r.get("key"), str) and isinstance(r.get("correct"), list)))
+    field = "key" if not isinstance(r.get("key"), str) else "correct"
+    raise RedistillError(f"{path}:{line}: field '{field}': missing or of the wrong type; this is not an eval "
+                         "result file (move it away, or choose another --out)")
+
+
 def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dict]:
     if cfg.method == "io":
         return run_direct(tasks, backend, prompts, cfg.io_temperature, cfg.max_tokens or 256, cfg.seed, cfg.strict,
@@ -211,7 +225,7 @@ def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | No
             name = tasks[0].suite if tasks else suite
             names.append(name)
             path = out / f"{name}.jsonl"
-            done = {r["key"] for r in read_jsonl_repairing(path)}
+            done = {r["key"] for r in _result_rows(path)}
             todo = [t for t in tasks if t.key not in done]
             log = FailureLog(failures_path(out, name))
             for t in tasks:
@@ -237,7 +251,7 @@ def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | No
             bars.finish()
             keys = {t.key for t in tasks}
             unique: dict[str, dict] = {}
-            for r in read_jsonl_repairing(path):
+            for r in _result_rows(path):
                 if r["key"] in keys:
                     unique.setdefault(r["key"], r)  # a task counts once, however many lines it has
             rows = list(unique.values())

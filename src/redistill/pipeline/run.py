@@ -27,6 +27,7 @@ from rich.table import Table
 
 from redistill.cli.console import make_console
 from redistill.errors import RedistillError
+from redistill.fingerprint import changed, fingerprint
 from redistill.jsonl import read_jsonl, write_json, write_jsonl
 from redistill.locks import stage_lock
 from redistill.pipeline.config import STAGES, RunConfig, eval_slug, hash_of
@@ -89,11 +90,32 @@ class Pipeline:
     def _marker(self, stage: str) -> Path:
         return self.run / "stages" / f"{stage}.json"
 
+    def stage_outputs(self, stage: str) -> list[Path]:
+        """What a stage writes: a skip needs them present and unchanged since the stage finished."""
+        r = self.run
+        return {"tasks": [r / "tasks"], "augment": [r / "augment"], "build": [r / "data", r / "imitation"],
+                "student": [self.model_dir("init")] if self.cfg.student.base == "scratch" else [],
+                "sft": [self.model_dir("sft")], "align": [self.model_dir("align")],
+                "imitation": [self.model_dir("imitation")], "eval": [r / "eval"],
+                "report": [r / "report.md", r / "report.html"]}[stage]
+
     def is_done(self, stage: str) -> bool:
         m = self._marker(stage)
         if not m.exists():
             return False
-        return json.loads(m.read_text()).get("hash") == self.stage_hash(stage)
+        try:
+            marker = json.loads(m.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        if not isinstance(marker, dict) or marker.get("hash") != self.stage_hash(stage):
+            return False
+        outputs = marker.get("outputs")
+        if not isinstance(outputs, dict):
+            return False  # a marker without its outputs' fingerprint: redo the stage to be sure
+        why = changed(outputs, self.stage_outputs(stage), self.run)
+        if why is not None:
+            console.print(f"{stage}: its output {why}; redoing the stage", style="yellow")
+        return why is None
 
     # ---------------------------------------------------------------- driver
     def execute(self, start: str | None = None, until: str | None = None) -> dict[str, dict]:
@@ -126,7 +148,8 @@ class Pipeline:
             wall = time.perf_counter() - t0
             timings[stage] = {"status": status, "wall_s": round(wall, 1)}
             if status == "done":
-                write_json(self._marker(stage), {"hash": h, "wall_s": round(wall, 1), "finished": time.time()})
+                write_json(self._marker(stage), {"hash": h, "wall_s": round(wall, 1), "finished": time.time(),
+                                                 "outputs": fingerprint(self.stage_outputs(stage), self.run)})
         write_json(self.run / "stages" / "last_run.json", timings)
         console.print(_timings_table(timings))
         return timings
