@@ -46,6 +46,17 @@ class AugmentParams:
     strict: bool = False
     """Score with the published exact-string comparison instead of tolerant parsing."""
 
+    def __post_init__(self) -> None:
+        if self.hypotheses < 1:
+            raise RedistillError(f"hypotheses must be at least 1, got {self.hypotheses}")
+        for name in ("rule_temperature", "apply_temperature"):
+            if getattr(self, name) < 0:
+                raise RedistillError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.max_tokens < 1:
+            raise RedistillError(f"max_tokens must be at least 1, got {self.max_tokens}")
+        if self.follower not in ("llm", "python", "library"):
+            raise RedistillError(f"follower: unknown follower {self.follower!r}; choose llm, python or library")
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -249,6 +260,8 @@ def run_augment(
     """
     if chunk_size < 1:
         raise RedistillError(f"chunk size must be at least 1, got {chunk_size}")
+    if budget_usd is not None and budget_usd < 0:
+        raise RedistillError(f"budget must be 0 USD or more, got {budget_usd}")
     out_path = Path(out_path)
     # one writer per suite file: a second augment here would pay every call twice
     with stage_lock(out_path.parent, f"augment-{out_path.stem}", f"augment of {out_path.name}"):

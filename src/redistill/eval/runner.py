@@ -84,6 +84,12 @@ class EvalConfig:
             raise RedistillError(f"--hypotheses must be at least 1 (got {self.hypotheses})")
         if self.chunk_size < 1:
             raise RedistillError(f"--chunk-size must be at least 1 (got {self.chunk_size})")
+        for name in ("rule_temperature", "apply_temperature", "io_temperature"):
+            if getattr(self, name) < 0:
+                raise RedistillError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
+        for name in ("max_tokens", "limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise RedistillError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if not self.suites:
             raise RedistillError("no suite given: pass --suite (e.g. --suite list_func,acre)")
 
