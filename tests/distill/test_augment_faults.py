@@ -143,3 +143,19 @@ def test_second_augment_on_one_folder_is_refused_and_a_killed_holder_never_block
     assert run([*argv, "--cache-dir", str(cache)]) == 0  # the dead holder's lock file is no obstacle
     rows = read_jsonl(out / "augment" / "list_func.jsonl")
     assert sorted(r["task_id"] for r in rows) == [0, 1, 2, 3, 4]  # each task once
+
+
+def test_a_file_two_writers_doubled_is_repaired_by_augment(server, reference, tmp_path, capsys):
+    from redistill.jsonl import write_jsonl
+
+    out = tmp_path / "run"
+    path = out / "augment" / "list_func.jsonl"
+    write_jsonl(path, reference["rows"] + reference["rows"])  # what two unlocked augments left behind
+    assert run(["build", str(out)]) == 2
+    assert "drops the duplicates" in capsys.readouterr().err
+    serve(server, ScriptedTeacher())
+    with pytest.warns(UserWarning, match="dropped 5 duplicate task line"):
+        assert run(augment_args(server.url, reference["data"], out, "--no-cache")) == 0
+    assert server.requests == []  # every task was already done
+    assert read_jsonl(path) == reference["rows"]
+    assert run(["build", str(out)]) == 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from redistill.errors import RedistillError, located
 from redistill.failures import FailureLog, failures_path
-from redistill.jsonl import JsonlAppender, read_jsonl_repairing
+from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
 from redistill.llm.types import Usage
 from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
@@ -273,7 +273,7 @@ def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, 
              params: AugmentParams, chunk_size: int, budget_usd: float | None, cost_fn: CostFn | None,
              progress: bool, prompts: Prompts | None) -> AugmentResult:
     prompts = prompts or getattr(proposer, "prompts", None) or Prompts()
-    existing = read_jsonl_repairing(out_path)
+    existing = _drop_duplicates(out_path, read_jsonl_repairing(out_path))
     check_lines(out_path, existing, teacher_spec, params)
     finished = {(str(r.get("suite")), str(r.get("task_id"))) for r in existing}
     todo = [t for t in tasks if (t.suite, str(t.id)) not in finished]
@@ -325,6 +325,25 @@ def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, 
             bar.update(result, left * (sum(costs) / len(costs)) if costs else None)
     result.remaining = len(todo) - result.done - result.failed
     return result
+
+
+def _drop_duplicates(path: Path, rows: list[dict]) -> list[dict]:
+    """Keep the first line of each task: a file two processes appended to at once (before the lock) has
+    every task twice, which build refuses. The file is rewritten, with a warning."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for r in rows:
+        key = (str(r.get("suite")), str(r.get("task_id")))
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    if len(unique) < len(rows):
+        import warnings
+
+        warnings.warn(f"{path}: dropped {len(rows) - len(unique)} duplicate task line(s) (two augments wrote here "
+                      "at once); the first line of each task is kept", stacklevel=3)
+        write_jsonl(path, unique)
+    return unique
 
 
 def _diff(after: Usage, before: Usage) -> Usage:

@@ -164,7 +164,9 @@ def load_records(run_dir: str | Path) -> list[dict]:
             _validate(rec, path, line)
             key = (rec["suite"], str(rec["task_id"]))
             if key in seen:
-                raise located(path, line, "task_id", f"task {key[1]} of {key[0]} already appears at {seen[key]}")
+                raise located(path, line, "task_id", f"task {key[1]} of {key[0]} already appears at {seen[key]}; "
+                              "re-running `redistill augment` with the same settings on this folder drops the "
+                              "duplicates (it keeps each task's first line)")
             seen[key] = f"{path.name}:{line}"
             records.append(rec)
     return records
