@@ -71,3 +71,45 @@ def test_second_eval_into_one_folder_names_the_holder(tmp_path, capsys):
         assert server.requests == []
     err = capsys.readouterr().err
     assert f"PID {os.getpid()}" in err and "already running an evaluation" in err
+
+
+def test_server_killed_mid_eval_then_restarted(tmp_path, capsys):
+    import threading
+
+    from tests.openai_server import Drop
+
+    data = write_tasks(tmp_path / "tasks.jsonl")
+    out = tmp_path / "e"
+    gate, seen = threading.Event(), []
+
+    def dies_after_the_first(body: dict) -> list[str]:
+        seen.append(body)
+        if len(seen) > 1:
+            gate.wait(30)
+            raise Drop
+        return ["[9, 0]"]
+
+    server = FakeOpenAIServer(responder=dies_after_the_first).start()
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    argv = eval_args(server.url, data, out, "io", "--no-cache", "--max-retries", "1", "--concurrency", "1")
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(run(argv)))
+    worker.start()
+    for _ in range(600):
+        if len(seen) > 1:
+            break
+        threading.Event().wait(0.05)
+    server.stop()  # killed while it holds the second request
+    gate.set()
+    worker.join(60)
+    assert codes == [1]
+    err = capsys.readouterr().err
+    assert "4 task(s) not finished" in err and "connection failed" in err
+    summary = json.loads((out / "summary.json").read_text())["list_func"]
+    assert (summary["tasks"], summary["failed"]) == (1, 4)  # never scored as wrong answers
+
+    with FakeOpenAIServer(port=port) as again:  # the server is back where the spec points
+        assert run(argv) == 0
+        assert len(again.requests) == 4  # only what failed
+    summary = json.loads((out / "summary.json").read_text())["list_func"]
+    assert (summary["tasks"], summary["failed"]) == (5, 0)
