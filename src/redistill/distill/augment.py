@@ -283,7 +283,8 @@ def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, 
     result.failures = log = FailureLog(failures_path(out_path.parent, out_path.stem))
     for suite, task_id in finished:
         log.clear(suite, task_id)
-    bar = _Bar(len(tasks), result.skipped, enabled=progress)
+    ledger = getattr(getattr(proposer, "backend", None), "ledger", None)
+    bar = _Bar(len(tasks), result.skipped, enabled=progress, ledger=ledger)
     with bar, JsonlAppender(out_path) as out:
         i = 0
         while i < len(todo):
@@ -353,8 +354,9 @@ def _diff(after: Usage, before: Usage) -> Usage:
 class _Bar:
     """Rich progress: tasks, calls, tokens, spend and an estimate of the spend still to come."""
 
-    def __init__(self, total: int, already: int, enabled: bool):
+    def __init__(self, total: int, already: int, enabled: bool, ledger: Any = None):
         self.enabled = enabled
+        self.ledger, self.calls0 = ledger, ledger.calls if ledger is not None else 0
         if not enabled:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -380,5 +382,6 @@ class _Bar:
             return
         tokens = r.usage.prompt_tokens + r.usage.completion_tokens
         rest = f" | ~${remaining_usd:.2f} to go" if remaining_usd is not None else ""
-        info = f"{r.calls} calls | {tokens:,} tokens | ${r.cost_usd:.2f}{rest}"
+        calls = self.ledger.calls - self.calls0 if self.ledger is not None else r.calls  # what the server saw
+        info = f"{calls} calls | {tokens:,} tokens | ${r.cost_usd:.2f}{rest}"
         self.progress.update(self.task, completed=self.already + r.done, info=info)

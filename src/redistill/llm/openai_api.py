@@ -167,19 +167,19 @@ class OpenAIBackend:
                 if probe and status in FATAL_STATUS:
                     raise RedistillError(f"model spec '{self.spec}': {_fatal_hint(status, self.key_env)}; the "
                                          f"server said (HTTP {status}): {words}") from None
-                tried = f" after {retries} retries" if status in RETRY_STATUS or status >= 500 else ""
+                tried = f" after {_retries(retries)}" if status in RETRY_STATUS or status >= 500 else ""
                 raise _GaveUp(f"HTTP {status}{tried}: {words}") from None
             except openai.APITimeoutError:
-                raise _GaveUp(f"no answer within {self.timeout:g}s after {retries} retries; a slow or busy "
+                raise _GaveUp(f"no answer within {self.timeout:g}s after {_retries(retries)}; a slow or busy "
                               "server needs a larger --timeout or a smaller --concurrency") from None
             except openai.APIConnectionError as e:
                 if probe:
                     raise RedistillError(f"model spec '{self.spec}': cannot reach {self.base_url} "
                                          f"({_short(e)}); is the server running and the URL right?") from None
-                raise _GaveUp(f"connection failed after {retries} retries: {_short(e)}") from None
+                raise _GaveUp(f"connection failed after {_retries(retries)}: {_short(e)}") from None
             except (_BadResponse, openai.APIResponseValidationError, ValueError) as e:
                 if attempt == retries:
-                    raise _GaveUp(f"bad response after {retries} retries: {_short(e)}") from None
+                    raise _GaveUp(f"bad response after {_retries(retries)}: {_short(e)}") from None
                 self.ledger.add(retries=1)
                 await asyncio.sleep(min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1))
         raise AssertionError("unreachable")
@@ -203,6 +203,10 @@ class OpenAIBackend:
 def _usage(resp: ChatCompletion) -> Usage:
     u = resp.usage
     return Usage(u.prompt_tokens or 0, u.completion_tokens or 0) if u else Usage()
+
+
+def _retries(n: int) -> str:
+    return "1 retry" if n == 1 else f"{n} retries"
 
 
 def _fatal_hint(status: int, key_env: str) -> str:
