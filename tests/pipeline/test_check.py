@@ -52,3 +52,13 @@ def test_check_rejects(setting, problem, capsys):
 
 def test_quickstart_checks_clean(capsys):
     assert run(["run", str(QUICKSTART), "--check"]) == 0
+
+
+def test_an_api_row_is_built_with_the_options_the_stage_passes():
+    from redistill.llm.factory import make_backend
+    from redistill.pipeline.evaluate import backend_options
+
+    spec = "openai:gpt-4o@http://127.0.0.1:9/v1"
+    assert backend_options(spec, 0) == {}
+    make_backend(spec, cache=None, **backend_options(spec, 0))  # once: "unknown option(s) seed"
+    assert backend_options("hf:some/model", 3) == {"seed": 3}

@@ -135,7 +135,7 @@ def _ledger_delta(before: dict | None, after: dict | None) -> dict | None:
 def _calls(j: dict | None, fallback: int) -> str:
     """The calls the server answered, from the usage ledger (what ``usage.<suite>.json`` says)."""
     if j is None:
-        return f"{fallback} calls"
+        return "no model calls"
     extra = [f"{j[k]} {k.replace('_', ' ')}" for k in ("retries", "errors", "cache_hits") if j[k]]
     return f"{j['calls']} calls" + (f" ({', '.join(extra)})" if extra else "")
 
