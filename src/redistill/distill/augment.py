@@ -52,7 +52,7 @@ class AugmentParams:
         for name in ("rule_temperature", "apply_temperature"):
             if getattr(self, name) < 0:
                 raise RedistillError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if self.max_tokens < 1:
+        if self.max_tokens < 0:  # 0: not recorded (imported reference data used the provider's default)
             raise RedistillError(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.follower not in ("llm", "python", "library"):
             raise RedistillError(f"follower: unknown follower {self.follower!r}; choose llm, python or library")
