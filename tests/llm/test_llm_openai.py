@@ -162,3 +162,12 @@ def test_later_4xx_keeps_the_servers_words(server):
     server.faults.append(Fault(400, '{"detail": [{"loc": ["body", "max_tokens"], "msg": "too large"}]}'))
     [out] = b.generate([req("x")])
     assert "HTTP 400" in out.error and "too large" in out.error and "max_tokens" in out.error
+
+
+def test_timeout_after_retries_says_what_to_change(server):
+    b = backend(server, timeout=0.3, max_retries=0)
+    b.generate([req("warm-up")])
+    server.faults.append(Fault.hang(1.0))
+    [out] = b.generate([req("slow")])
+    assert "no answer within 0.3s after 0 retries" in out.error
+    assert "--timeout" in out.error and "--concurrency" in out.error

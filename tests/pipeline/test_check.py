@@ -62,3 +62,26 @@ def test_an_api_row_is_built_with_the_options_the_stage_passes():
     assert backend_options(spec, 0) == {}
     make_backend(spec, cache=None, **backend_options(spec, 0))  # once: "unknown option(s) seed"
     assert backend_options("hf:some/model", 3) == {"seed": 3}
+
+
+def test_a_stage_is_skipped_only_while_its_outputs_are_whole(tmp_path):
+    import json
+
+    from redistill.fingerprint import fingerprint
+    from redistill.pipeline.config import load_run_config
+    from redistill.pipeline.run import Pipeline
+
+    p = Pipeline(load_run_config(QUICKSTART), out=tmp_path / "run")
+    (p.run / "tasks").mkdir(parents=True)
+    p.task_file("acre", "train").write_text('{"idx": 0}\n')
+    marker = p.run / "stages" / "tasks.json"
+    marker.parent.mkdir()
+    marker.write_text(json.dumps({"hash": p.stage_hash("tasks"),
+                                  "outputs": fingerprint(p.stage_outputs("tasks"), p.run)}))
+    assert p.is_done("tasks")
+    p.task_file("acre", "train").write_text("")  # truncated
+    assert not p.is_done("tasks")
+    p.task_file("acre", "train").unlink()  # gone
+    assert not p.is_done("tasks")
+    marker.write_text(json.dumps({"hash": p.stage_hash("tasks")}))  # an old marker: no fingerprint
+    assert not p.is_done("tasks")
