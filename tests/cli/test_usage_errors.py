@@ -87,3 +87,19 @@ def test_pipe_output_does_not_wrap(tmp_path):
 def test_console_off_a_terminal_soft_wraps():
     c = make_console()
     assert c.soft_wrap and c.width >= 200
+
+
+def test_augment_takes_a_suite_list_like_eval(tmp_path, capsys):
+    from redistill.jsonl import write_jsonl
+    from redistill.tasks.generators import generate
+    from tests.cli_runner import run
+
+    data = tmp_path / "data"
+    write_jsonl(data / "list_func" / "list_function.jsonl", [t.to_json() for t in generate("list_func", 3, 1)])
+    write_jsonl(data / "1d_arc" / "1D_arc.jsonl", [t.to_json() for t in generate("1d_arc", 2, 1)])
+    assert run(["augment", "--teacher", "library", "--suite", "list_func,1d_arc", "--data", str(data), "--split",
+                "all", "--hypotheses", "3", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "list_func: 3 tasks done" in out and "1d_arc: 2 tasks done" in out
+    assert (tmp_path / "r" / "augment" / "list_func.jsonl").exists()
+    assert (tmp_path / "r" / "augment" / "1d_arc.jsonl").exists()
