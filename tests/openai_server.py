@@ -26,6 +26,10 @@ from typing import Any
 Responder = Callable[[dict], list[str]]
 
 
+class Drop(Exception):
+    """Raised by a responder: the connection is closed with no answer (a server killed mid-request)."""
+
+
 def echo_responder(body: dict) -> list[str]:
     """``"echo[i]: <last message>"`` for each of the n choices asked for."""
     last = body["messages"][-1]["content"]
@@ -44,6 +48,8 @@ class Fault:
     """Seconds to wait before answering (a hang past the client's timeout)."""
     when: Callable[[dict], bool] | None = None
     """Only a request whose body this accepts consumes the fault (None: the next request does)."""
+    sticky: bool = False
+    """Stay queued after use: every matching request gets it (a teacher that is down for some tasks)."""
 
     @classmethod
     def rate_limit(cls, retry_after: float = 0.05) -> Fault:
@@ -70,7 +76,9 @@ class Fault:
 class FakeOpenAIServer:
     """``/v1/chat/completions`` with ``n`` and ``usage`` on a free port, served from a thread."""
 
-    def __init__(self, responder: Responder = echo_responder, ignore_n: bool = False):
+    def __init__(self, responder: Responder = echo_responder, ignore_n: bool = False, port: int = 0):
+        self.port = port
+        """0: a free port; a fixed one restarts a server where a spec's URL points."""
         self.responder = responder
         self.ignore_n = ignore_n
         """Answer with one choice whatever ``n`` was asked (like servers without n support)."""
@@ -102,13 +110,17 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     fault = next((f for f in server.faults if f.when is None or f.when(body)), None)
-                    if fault is not None:
+                    if fault is not None and not fault.sticky:
                         server.faults.remove(fault)
                 if fault is not None:
                     if fault.sleep:
                         time.sleep(fault.sleep)
                     return self._send(fault.status, fault.body, fault.content_type, fault.headers)
-                texts = server.responder(body)
+                try:
+                    texts = server.responder(body)
+                except Drop:
+                    self.close_connection = True
+                    return
                 if server.ignore_n:
                     texts = texts[:1]
                 prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
@@ -137,7 +149,7 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()

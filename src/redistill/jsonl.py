@@ -63,26 +63,78 @@ class JsonlAppender:
         self.close()
 
 
+def _decode(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise located(path, lineno, None, f"not UTF-8 text (byte {e.start + 1} of the line); is this a binary "
+                      "file? A JSONL file holds one JSON object per line") from None
+
+
+def _lines(path: Path) -> list[bytes]:
+    try:
+        return path.read_bytes().split(b"\n")
+    except IsADirectoryError:
+        raise located(path, None, None, "is a folder, not a JSONL file") from None
+    except OSError as e:
+        raise located(path, None, None, f"cannot read ({e.strerror})") from None
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, object)``; a malformed line raises an error naming file and line."""
+    """Yield ``(line_number, object)``; a malformed line (bad JSON, not an object, not UTF-8) raises an
+    error naming file and line."""
     path = Path(path)
     if not path.exists():
         raise located(path, None, None, "file not found")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise located(path, lineno, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise located(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    for lineno, raw in enumerate(_lines(path), 1):
+        line = _decode(raw, path, lineno)
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise located(path, lineno, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise located(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
     return [obj for _, obj in iter_jsonl(path)]
+
+
+def _cut(raw: bytes) -> bool:
+    """A line a kill cut short: the start of a JSON object, where at most the last UTF-8 character is cut
+    in two (a binary file is no cut line)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.end != len(raw) or e.reason != "unexpected end of data":
+            return False
+    return b"\0" not in raw and raw.lstrip()[:1] == b"{"
+
+
+def parse_appended(path: Path) -> tuple[list[tuple[int, dict]], bool]:
+    """The ``(line number, object)`` rows of an append-only JSONL file, and whether its last line was cut
+    (a kill mid-write: bad JSON or a UTF-8 character cut in two), which is left out. Any other bad line
+    (bad JSON, not an object, not UTF-8 text) raises an error naming file and line."""
+    lines = _lines(path)
+    rows: list[tuple[int, dict]] = []
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        is_last = all(not rest.strip() for rest in lines[i + 1 :])
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            if is_last and _cut(raw):
+                return rows, True
+            _decode(raw, path, i + 1)  # not UTF-8: says so
+            raise located(path, i + 1, None, f"not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise located(path, i + 1, None, f"expected a JSON object (one record per line), got {type(obj).__name__}")
+        rows.append((i + 1, obj))
+    return rows, False
 
 
 def read_jsonl_repairing(path: str | Path) -> list[dict]:
@@ -93,19 +145,9 @@ def read_jsonl_repairing(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    raw = path.read_text(encoding="utf-8")
-    lines = raw.split("\n")
-    rows: list[dict] = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            is_last = all(not rest.strip() for rest in lines[i + 1 :])
-            if not is_last:
-                raise located(path, i + 1, None, f"not valid JSON ({e.msg})") from None
-            warnings.warn(f"{path}:{i + 1}: dropping a truncated last line (interrupted write)", stacklevel=2)
-            atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            break
-    return rows
+    rows, cut = parse_appended(path)
+    if cut:
+        line = rows[-1][0] + 1 if rows else 1
+        warnings.warn(f"{path}:{line}: dropping a truncated last line (interrupted write)", stacklevel=2)
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for _, r in rows))
+    return [r for _, r in rows]

@@ -65,7 +65,7 @@ def test_final_error_after_retry_budget_keeps_batch_going(server):
     server.faults.extend([Fault(500, when=doomed)] * 3)
     out = b.generate([req("doomed", n=2), req("fine")])
     assert out[0].error is not None
-    assert "gave up after 3 attempts" in out[0].error and "500" in out[0].error
+    assert "HTTP 500 after 2 retries: injected failure" in out[0].error
     assert out[0].texts == ["", ""]  # counts stay aligned
     assert out[1].error is None and out[1].texts == ["echo[0]: fine"]
     assert b.ledger.errors == 1
@@ -145,3 +145,29 @@ def test_api_key_never_lands_in_cache_or_logs(server, tmp_path, monkeypatch):
         assert secret.encode() not in f.read_bytes(), f
     assert secret not in repr(b.inner) and secret not in str(b.identity())
     assert secret not in str(b.ledger.to_json())
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_probe_stops_on_a_4xx_naming_the_request_in_the_servers_words(server, status):
+    server.faults.append(Fault(status, '{"detail": "model nope is not loaded on this server"}'))
+    b = backend(server, model="nope")
+    with pytest.raises(RedistillError, match=rf"HTTP {status}\): model nope is not loaded on this server"):
+        b.generate([req("a"), req("b")])
+    assert len(server.requests) == 1  # nothing sent after the probe
+
+
+def test_later_4xx_keeps_the_servers_words(server):
+    b = backend(server)
+    b.generate([req("warm-up")])
+    server.faults.append(Fault(400, '{"detail": [{"loc": ["body", "max_tokens"], "msg": "too large"}]}'))
+    [out] = b.generate([req("x")])
+    assert "HTTP 400" in out.error and "too large" in out.error and "max_tokens" in out.error
+
+
+def test_timeout_after_retries_says_what_to_change(server):
+    b = backend(server, timeout=0.3, max_retries=0)
+    b.generate([req("warm-up")])
+    server.faults.append(Fault.hang(1.0))
+    [out] = b.generate([req("slow")])
+    assert "no answer within 0.3s after 0 retries" in out.error
+    assert "--timeout" in out.error and "--concurrency" in out.error

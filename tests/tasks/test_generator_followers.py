@@ -105,3 +105,22 @@ def test_ranked_rules_put_the_true_rule_first_on_published_1d_arc(benchmarks_dir
     task = load_tasks("1d_arc", benchmarks_dir, ids=[300])[0]  # a move_1p task
     best, score = ranked_rules(task)[0]
     assert (best.name, best.params, score) == ("move", {"k": 1, "dir": "right"}, 3)
+
+
+def test_huge_input_is_a_quick_miss_not_an_unbounded_run():
+    import time
+
+    from redistill.tasks.generators.followers import MAX_INPUT_CHARS
+
+    follower = LibraryFollower()
+    requests = []
+    for seed in range(6):
+        t = generate("list_func", 1, seed=seed)[0]
+        huge = "[" + ", ".join(str(i % 97) for i in range(MAX_INPUT_CHARS)) + "]"
+        requests.append(ApplyRequest(t, Hypothesis(text=t.meta["rule"]["text"]), huge))
+        requests.append(ApplyRequest(t, Hypothesis(text=t.meta["rule"]["text"]), t.test[0].input))
+    start = time.perf_counter()
+    out = [r for r, _ in follower.apply(requests)]
+    assert time.perf_counter() - start < 2
+    assert all(r.startswith("error: input of") and "over the interpreters' limit" in r for r in out[::2])
+    assert all(not r.startswith("error") for r in out[1::2])  # ordinary inputs still run

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
+from redistill.cli.console import make_console
 from redistill.errors import RedistillError
 
 app = typer.Typer(
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 def _register() -> None:
@@ -39,8 +39,30 @@ def _register() -> None:
 _register()
 
 
+def _click_exceptions() -> list:
+    """The click exception modules in play: typer 0.29 carries its own click (``typer._click``)."""
+    mods = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mods.append(__import__(name, fromlist=["ClickException"]))
+        except ImportError:
+            pass
+    return mods
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Our warnings as one ``warning:`` line (libraries' warnings keep their usual form)."""
+    if issubclass(category, UserWarning) and "redistill" in str(filename):
+        return f"warning: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user-fixable errors print as one clean line (exit 2), never a traceback."""
+    """Entry point: user-fixable errors print as one clean line (exit 2), never a traceback; usage errors
+    print the usage and the problem (exit 2)."""
+    import warnings
+
+    warnings.formatwarning = _format_warning
     try:
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
@@ -53,14 +75,20 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished work is on disk; re-run the same command to resume")
         sys.exit(130)
-    except Exception as e:  # click usage errors and aborts
-        import click
+    except Exception as e:  # click usage errors and aborts, from whichever click raised them
+        for mod in _click_exceptions():
+            if isinstance(e, mod.ClickException):
+                e.show()
+                sys.exit(e.exit_code)
+            if isinstance(e, mod.Exit):
+                sys.exit(e.exit_code)
+            if isinstance(e, mod.Abort):
+                sys.exit(130)
+        import typer
 
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+        if isinstance(e, typer.Exit):
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
         raise
+
+
+_default_formatwarning = __import__("warnings").formatwarning

@@ -6,13 +6,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from redistill.cli.options import CacheDirOpt, ConcurrencyOpt, NoCacheOpt, cache_choice
-from redistill.cli.tasks import DataOpt, SplitOpt
+from redistill.cli.console import make_console
+from redistill.cli.options import (
+    CacheDirOpt,
+    ConcurrencyOpt,
+    MaxRetriesOpt,
+    NoCacheOpt,
+    TimeoutOpt,
+    api_options,
+    cache_choice,
+)
+from redistill.cli.tasks import AnswerTypeOpt, DataOpt, SplitOpt, split_list
+from redistill.errors import RedistillError
+from redistill.jsonl import write_json
 
-console = Console()
+console = make_console()
 
 
 def _cost_fn(teacher: str, price_in: float | None, price_out: float | None):
@@ -28,26 +38,29 @@ def _cost_fn(teacher: str, price_in: float | None, price_out: float | None):
 
 def augment(
     teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher (openai:gpt-4o, hf:PATH...) or `library` (the offline rule library).")],
-    suite: Annotated[str, typer.Option("--suite", help="Suite to augment.")],
+    suite: Annotated[list[str], typer.Option("--suite", help="Suites to augment, repeatable or comma-separated.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder; writes RUN_DIR/augment/<suite>.jsonl.")],
     data: DataOpt = None,
     split: SplitOpt = "train",
-    hypotheses: Annotated[int, typer.Option(help="Rules sampled per task.")] = 50,
-    rule_temperature: Annotated[float, typer.Option(help="Sampling temperature of the rules.")] = 1.0,
-    apply_temperature: Annotated[float, typer.Option(help="Temperature of rule application.")] = 0.7,
+    answer_type: AnswerTypeOpt = None,
+    hypotheses: Annotated[int, typer.Option(min=1, help="Rules sampled per task.")] = 50,
+    rule_temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of the rules.")] = 1.0,
+    apply_temperature: Annotated[float, typer.Option(min=0.0, help="Temperature of rule application.")] = 0.7,
     follower: Annotated[str, typer.Option(help="llm (teacher applies rules) | python (rules are programs) | library (exact interpreters).")] = "llm",
-    max_tokens: Annotated[int, typer.Option(help="Token limit per completion.")] = 512,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Token limit per completion.")] = 512,
     strict: Annotated[bool, typer.Option("--strict", help="Score with the published exact comparison.")] = False,
-    budget_usd: Annotated[float | None, typer.Option(help="Stop before this run's spend would cross X USD.")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Tasks per batch (a kill loses at most one chunk).")] = 16,
-    limit: Annotated[int | None, typer.Option(help="Only the first N tasks.")] = None,
+    budget_usd: Annotated[float | None, typer.Option(min=0.0, help="Stop before this run's spend would cross X USD.")] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Tasks per batch (a kill loses at most one chunk).")] = 16,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks.")] = None,
     prompts: Annotated[Path | None, typer.Option(help="Prompts JSON file (reference layout).")] = None,
-    price_in: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens (overrides the price table).")] = None,
-    price_out: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
+    price_in: Annotated[float | None, typer.Option(min=0.0, help="USD per 1M prompt tokens (overrides the price table).")] = None,
+    price_out: Annotated[float | None, typer.Option(min=0.0, help="USD per 1M completion tokens.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call count and estimated cost only.")] = False,
     batch: Annotated[bool, typer.Option("--batch", help="Send the calls through OpenAI's Batch API: half price, answers within 24 h; a re-run resumes by polling (state in RUN_DIR/augment/batches/).")] = False,
     poll_s: Annotated[float, typer.Option("--poll-s", help="With --batch: seconds between polls of a running batch.")] = 30.0,
     concurrency: ConcurrencyOpt = 32,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: MaxRetriesOpt = 6,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="Run --follower python programs WITHOUT the bubblewrap sandbox (old in-process guard only; recorded in each line). Not recommended.")] = False,
@@ -58,46 +71,95 @@ def augment(
     from redistill.prompts import load_prompts
     from redistill.tasks import load_tasks
 
-    tasks = load_tasks(suite, data, split, limit=limit)
+    names = split_list(suite)
+    if not names:
+        raise RedistillError("--suite: no suite given (e.g. --suite list_func,acre)")
+    # every suite is loaded before anything is paid for: a bad file fails first
+    suites = {name: load_tasks(name, data, split, limit=limit, answer_type=answer_type) for name in names}
     if teacher == "library" and follower == "llm":
         follower = "library"  # the library teacher's rules are applied exactly, at no cost
     params = AugmentParams(hypotheses, rule_temperature, apply_temperature, follower, max_tokens, strict)
     ps = load_prompts(prompts)
     cost_fn = _cost_fn(teacher, price_in, price_out)
     if dry_run:
-        est = estimate_augment(tasks, params, ps, cost_fn)
-        table = Table(title=f"augment {suite} ({split}) with {teacher}: estimate")
-        for col in ("tasks", "rule requests", "apply requests", "calls", "prompt tokens", "completion tokens", "USD",
-                    "USD batch"):
-            table.add_column(col, justify="right")
-        usd = "unknown price" if est.cost_usd is None else f"{est.cost_usd:.2f}"
-        usd_batch = "unknown price" if est.cost_usd is None else f"{est.cost_usd * BATCH_DISCOUNT:.2f}"
-        table.add_row(str(est.tasks), str(est.rule_requests), str(est.apply_requests), str(est.calls),
-                      f"{est.prompt_tokens:,}", f"{est.completion_tokens:,}", usd, usd_batch)
+        table = Table(title=f"augment {', '.join(names)} ({split}) with {teacher}: estimate")
+        for col in ("suite", "tasks", "rule requests", "apply requests", "calls", "prompt tokens",
+                    "completion tokens", "USD", "USD batch"):
+            table.add_column(col, justify="left" if col == "suite" else "right")
+        for name, tasks in suites.items():
+            est = estimate_augment(tasks, params, ps, cost_fn)
+            usd = "unknown price" if est.cost_usd is None else f"{est.cost_usd:.2f}"
+            usd_batch = "unknown price" if est.cost_usd is None else f"{est.cost_usd * BATCH_DISCOUNT:.2f}"
+            table.add_row(name, str(est.tasks), str(est.rule_requests), str(est.apply_requests), str(est.calls),
+                          f"{est.prompt_tokens:,}", f"{est.completion_tokens:,}", usd, usd_batch)
         console.print(table)
         return
 
-    options = {"concurrency": concurrency} if teacher.startswith("openai:") else {}
+    options = api_options(teacher, concurrency, timeout, max_retries)
     if batch:
         from redistill.distill.batch import batch_chunk, batch_cost, batch_options
 
         options.update(batch_options(teacher, out), poll_s=poll_s)
-        cost_fn, chunk_size = batch_cost(cost_fn), batch_chunk(len(tasks))
+        cost_fn = batch_cost(cost_fn)
+        chunk_size = batch_chunk(max(len(tasks) for tasks in suites.values()))
     if teacher != "library":
         options["cache"] = cache_choice(cache_dir, no_cache)
     proposer, rule_follower, backend = make_teacher(teacher, params, ps, unsafe_sandbox, **options)
-    path = out / "augment" / f"{tasks[0].suite if tasks else suite}.jsonl"
-    r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
-                    progress=True, prompts=ps)
-    if backend is not None:
-        from redistill.llm.usage import write_ledger
+    logs = []
+    for name, tasks in suites.items():
+        path = out / "augment" / f"{tasks[0].suite if tasks else name}.jsonl"
+        before = _ledger(backend)
+        r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
+                        progress=True, prompts=ps)
+        spent = _ledger_delta(before, _ledger(backend))
+        if spent is not None:  # this suite's share of the backend's ledger: what the server saw
+            write_json(path.parent / f"usage.{path.stem}.json", spent)
+        failed = f", {r.failed} failed" if r.failed else ""
+        console.print(f"{path.stem}: {r.done} tasks done{failed}, {r.skipped} already on disk, {r.remaining} left; "
+                      f"{_calls(spent, r.calls)}, {r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, "
+                      f"${r.cost_usd:.2f} -> {path}")
+        if r.stopped_for_budget:
+            console.print(f"[yellow]stopped before crossing the budget of ${budget_usd:.2f}[/]; re-run with a "
+                          "larger --budget-usd to continue")
+            break
+        if r.failures is not None and len(r.failures):
+            logs.append(r.failures)
+    if logs:
+        report_failures(sum(len(log) for log in logs), logs)
 
-        write_ledger(backend, path.parent, f"usage.{path.stem}.json")
-    console.print(f"{r.done} tasks done, {r.skipped} already on disk, {r.remaining} left; {r.calls} calls, "
-                  f"{r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, ${r.cost_usd:.2f} -> {path}")
-    if r.stopped_for_budget:
-        console.print(f"[yellow]stopped before crossing the budget of ${budget_usd:.2f}[/]; re-run with a larger "
-                      "--budget-usd to continue")
+
+def _ledger(backend) -> dict | None:
+    ledger = getattr(backend, "ledger", None)
+    return ledger.to_json() if ledger is not None else None
+
+
+def _ledger_delta(before: dict | None, after: dict | None) -> dict | None:
+    """What a backend's ledger counted between two snapshots (the counts of one suite)."""
+    if before is None or after is None:
+        return None
+    out = {k: (round(v - before[k], 6) if isinstance(v, float) else v - before[k])
+           for k, v in after.items() if isinstance(v, (int, float))}
+    return out | {"notes": after.get("notes", [])}
+
+
+def _calls(j: dict | None, fallback: int) -> str:
+    """The calls the server answered, from the usage ledger (what ``usage.<suite>.json`` says)."""
+    if j is None:
+        return "no model calls"
+    extra = [f"{j[k]} {k.replace('_', ' ')}" for k in ("retries", "errors", "cache_hits") if j[k]]
+    return f"{j['calls']} calls" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def report_failures(n: int, logs: list) -> None:
+    """Say which tasks are unfinished because a model call failed, and exit 1 (nothing of them is data)."""
+    import sys
+
+    err = make_console(stderr=True)
+    files = ", ".join(str(log.path) for log in logs)
+    err.print(f"[bold red]{n} task(s) not finished[/]: a model call failed after its retries ({logs[0].sample()}); "
+              f"they are listed in {files} and are not in the data. Re-run the same command to retry only "
+              "them.", highlight=False)
+    sys.exit(1)
 
 
 def register(app: typer.Typer) -> None:

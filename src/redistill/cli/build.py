@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
+from redistill.cli.console import make_console
+
+console = make_console()
 import_app = typer.Typer(help="Import existing teacher data into a run folder, so nobody pays for it twice.",
                          no_args_is_help=True)
 

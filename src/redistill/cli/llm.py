@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from redistill.cli.console import make_console
 from redistill.cli.options import (
     AdapterOpt,
     BatchSizeOpt,
     CacheDirOpt,
     ConcurrencyOpt,
+    MaxRetriesOpt,
     ModelOpt,
     NoCacheOpt,
     PricesOpt,
+    TimeoutOpt,
+    api_options,
     cache_choice,
     open_cache,
 )
@@ -23,7 +26,7 @@ from redistill.llm.factory import make_backend
 from redistill.llm.types import Request, SamplingParams
 
 app = typer.Typer(help="Talk to a model backend; inspect the response cache.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.command("ask")
@@ -31,19 +34,22 @@ def ask(
     prompt: Annotated[str, typer.Argument(help="The user message.")],
     model: ModelOpt,
     adapter: AdapterOpt = None,
-    n: Annotated[int, typer.Option("-n", help="Samples to draw.")] = 1,
-    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
-    max_tokens: Annotated[int, typer.Option(help="Most new tokens per sample.")] = 256,
+    n: Annotated[int, typer.Option("-n", min=1, help="Samples to draw.")] = 1,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most new tokens per sample.")] = 256,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = 8,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: MaxRetriesOpt = 6,
     batch_size: BatchSizeOpt = 64,
     prices: PricesOpt = None,
 ) -> None:
     """Send one prompt (n samples) and print the answers with their usage and cost."""
     engine = model.partition(":")[0]
-    options = {"openai": {"prices": prices, "concurrency": concurrency}, "hf": {"batch_size": batch_size}}.get(engine, {})
+    options = {"openai": {"prices": prices, **api_options(model, concurrency, timeout, max_retries)},
+               "hf": {"batch_size": batch_size}}.get(engine, {})
     backend = make_backend(model, [str(a) for a in adapter or []], cache=cache_choice(cache_dir, no_cache), **options)
     request = Request([{"role": "user", "content": prompt}],
                       SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed))

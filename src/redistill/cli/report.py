@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from redistill.cli.console import make_console
 from redistill.eval.report import comparison_table, load_evaluation, markdown_table
 from redistill.jsonl import atomic_write_text
 
-console = Console()
+console = make_console()
 
 
 def report_command(

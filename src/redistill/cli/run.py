@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
+from redistill.cli.console import make_console
+
+console = make_console()
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 """The configs shipped inside the package (``configs/`` in a checkout links here)."""
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from redistill.cli.console import make_console
 from redistill.tasks import SUITES, Task, format_value, load_tasks
 from redistill.tasks.suites import ALIASES
 
 app = typer.Typer(help="Inspect task suites.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 DataOpt = Annotated[
     Path | None, typer.Option("--data", help="Suite JSONL file, or a folder in the published layout (or set REDISTILL_DATA).")
@@ -26,6 +26,11 @@ IdsOpt = Annotated[str | None, typer.Option("--ids", help="Comma-separated task 
 AnswerTypeOpt = Annotated[
     str | None, typer.Option("--answer-type", help="For a custom suite: list | label | tokens.")
 ]
+
+
+def split_list(values: list[str]) -> list[str]:
+    """``--suite a,b --suite c`` -> ``[a, b, c]`` (every command that takes suites reads them so)."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
 def parse_ids(ids: str | None) -> list[str] | None:
@@ -50,7 +55,7 @@ def show(
     data: DataOpt = None,
     split: SplitOpt = "all",
     ids: IdsOpt = None,
-    limit: Annotated[int | None, typer.Option(help="Show at most N tasks.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Show at most N tasks.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One task per line in the published layout.")] = False,
     answer_type: AnswerTypeOpt = None,
 ) -> None:

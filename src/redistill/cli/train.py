@@ -64,7 +64,9 @@ def sft(
 
     flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
     flags.update({"model_name_or_path": model, "full": full or None, "only": only})
-    run_sft(load_config(SFTRunConfig, config, flags, set_), resume=resume)
+    cfg = load_config(SFTRunConfig, config, flags, set_)
+    with _lock(cfg.output_dir, "train sft"):
+        run_sft(cfg, resume=resume)
 
 
 @app.command("align")
@@ -94,4 +96,15 @@ def align(
 
     flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
     flags.update({"model_name_or_path": model, "init": str(init) if init else None})
-    run_align(load_config(align_config_class(method), config, flags, set_), resume=resume)
+    cfg = load_config(align_config_class(method), config, flags, set_)
+    with _lock(cfg.output_dir, f"train align ({method})"):
+        run_align(cfg, resume=resume)
+
+
+def _lock(output_dir: str | None, what: str):
+    """One training run per output folder (the stage itself reports a missing --out)."""
+    from contextlib import nullcontext
+
+    from redistill.locks import stage_lock
+
+    return stage_lock(output_dir, "train", what) if output_dir else nullcontext()

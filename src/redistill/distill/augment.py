@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError, located
-from redistill.jsonl import JsonlAppender, read_jsonl_repairing
+from redistill.failures import FailureLog, failures_path
+from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
 from redistill.llm.types import Usage
+from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
-from redistill.search.scoring import propose_and_score
+from redistill.search.scoring import propose_and_score, task_failure
 from redistill.search.types import RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task, format_value
 
@@ -44,6 +46,17 @@ class AugmentParams:
     strict: bool = False
     """Score with the published exact-string comparison instead of tolerant parsing."""
 
+    def __post_init__(self) -> None:
+        if self.hypotheses < 1:
+            raise RedistillError(f"hypotheses must be at least 1, got {self.hypotheses}")
+        for name in ("rule_temperature", "apply_temperature"):
+            if getattr(self, name) < 0:
+                raise RedistillError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.max_tokens < 0:  # 0: not recorded (imported reference data used the provider's default)
+            raise RedistillError(f"max_tokens must be at least 1, got {self.max_tokens}")
+        if self.follower not in ("llm", "python", "library"):
+            raise RedistillError(f"follower: unknown follower {self.follower!r}; choose llm, python or library")
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -56,6 +69,10 @@ class AugmentResult:
     """Tasks already in the file (resume)."""
     remaining: int = 0
     """Tasks left undone (budget stop)."""
+    failed: int = 0
+    """Tasks of this run with a model call that failed for good: in the failures file, not the data."""
+    failures: FailureLog | None = None
+    """Every unfinished task's failure (this run's and earlier ones not retried)."""
     stopped_for_budget: bool = False
     calls: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -237,19 +254,37 @@ def run_augment(
 
     The budget counts this invocation's spend. The cost of a task is estimated from the finished ones
     (in the file or this run); before any has finished, one task is run alone to measure it.
+
+    A task with a model call that failed for good (after the backend's retries) is not written: it goes
+    to ``<suite>.failures.json`` beside ``out_path`` (task, stage, reason) and is retried by the next run.
     """
     if chunk_size < 1:
         raise RedistillError(f"chunk size must be at least 1, got {chunk_size}")
+    if budget_usd is not None and budget_usd < 0:
+        raise RedistillError(f"budget must be 0 USD or more, got {budget_usd}")
     out_path = Path(out_path)
+    # one writer per suite file: a second augment here would pay every call twice
+    with stage_lock(out_path.parent, f"augment-{out_path.stem}", f"augment of {out_path.name}"):
+        return _augment(tasks, proposer, follower, out_path, teacher_spec, params, chunk_size, budget_usd,
+                        cost_fn, progress, prompts)
+
+
+def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, out_path: Path, teacher_spec: str,
+             params: AugmentParams, chunk_size: int, budget_usd: float | None, cost_fn: CostFn | None,
+             progress: bool, prompts: Prompts | None) -> AugmentResult:
     prompts = prompts or getattr(proposer, "prompts", None) or Prompts()
-    existing = read_jsonl_repairing(out_path)
+    existing = _drop_duplicates(out_path, read_jsonl_repairing(out_path))
     check_lines(out_path, existing, teacher_spec, params)
     finished = {(str(r.get("suite")), str(r.get("task_id"))) for r in existing}
     todo = [t for t in tasks if (t.suite, str(t.id)) not in finished]
     result = AugmentResult(skipped=len(tasks) - len(todo))
     costs = [float(r.get("usage", {}).get("cost_usd") or 0.0) for r in existing]
 
-    bar = _Bar(len(tasks), result.skipped, enabled=progress)
+    result.failures = log = FailureLog(failures_path(out_path.parent, out_path.stem))
+    for suite, task_id in finished:
+        log.clear(suite, task_id)
+    ledger = getattr(getattr(proposer, "backend", None), "ledger", None)
+    bar = _Bar(len(tasks), result.skipped, enabled=progress, ledger=ledger)
     with bar, JsonlAppender(out_path) as out:
         i = 0
         while i < len(todo):
@@ -268,21 +303,48 @@ def run_augment(
             rules = propose_and_score(chunk, proposer, follower, params.hypotheses, params.strict)
             d_prop = _diff(_usage_of(proposer), before_p)
             d_foll = _diff(_usage_of(follower), before_f)
-            for rec in _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn):
-                if getattr(follower, "unsafe_sandbox", False):
-                    rec["unsafe_sandbox"] = True  # its programs ran without bubblewrap: say so in the data
-                out.write(rec)
+            records = _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn)
+            for task, task_rules, rec in zip(chunk, rules, records):
                 u = rec["usage"]
-                result.done += 1
                 result.calls += u["calls"]
                 result.usage = result.usage + Usage(u["prompt_tokens"], u["completion_tokens"])
                 result.cost_usd += u["cost_usd"]
+                failure = task_failure(task_rules)
+                if failure is not None:  # an outage is not data: record it, retry it next run
+                    log.record(task.suite, task.id, failure["stage"], failure["reason"])
+                    result.failed += 1
+                    continue
+                if getattr(follower, "unsafe_sandbox", False):
+                    rec["unsafe_sandbox"] = True  # its programs ran without bubblewrap: say so in the data
+                out.write(rec)
+                log.clear(task.suite, task.id)
+                result.done += 1
                 costs.append(u["cost_usd"])
+            log.save()
             i += size
             left = len(todo) - i
             bar.update(result, left * (sum(costs) / len(costs)) if costs else None)
-    result.remaining = len(todo) - result.done
+    result.remaining = len(todo) - result.done - result.failed
     return result
+
+
+def _drop_duplicates(path: Path, rows: list[dict]) -> list[dict]:
+    """Keep the first line of each task: a file two processes appended to at once (before the lock) has
+    every task twice, which build refuses. The file is rewritten, with a warning."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for r in rows:
+        key = (str(r.get("suite")), str(r.get("task_id")))
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    if len(unique) < len(rows):
+        import warnings
+
+        warnings.warn(f"{path}: dropped {len(rows) - len(unique)} duplicate task line(s) (two augments wrote here "
+                      "at once); the first line of each task is kept", stacklevel=3)
+        write_jsonl(path, unique)
+    return unique
 
 
 def _diff(after: Usage, before: Usage) -> Usage:
@@ -292,8 +354,9 @@ def _diff(after: Usage, before: Usage) -> Usage:
 class _Bar:
     """Rich progress: tasks, calls, tokens, spend and an estimate of the spend still to come."""
 
-    def __init__(self, total: int, already: int, enabled: bool):
+    def __init__(self, total: int, already: int, enabled: bool, ledger: Any = None):
         self.enabled = enabled
+        self.ledger, self.calls0 = ledger, ledger.calls if ledger is not None else 0
         if not enabled:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -319,5 +382,6 @@ class _Bar:
             return
         tokens = r.usage.prompt_tokens + r.usage.completion_tokens
         rest = f" | ~${remaining_usd:.2f} to go" if remaining_usd is not None else ""
-        info = f"{r.calls} calls | {tokens:,} tokens | ${r.cost_usd:.2f}{rest}"
+        calls = self.ledger.calls - self.calls0 if self.ledger is not None else r.calls  # what the server saw
+        info = f"{calls} calls | {tokens:,} tokens | ${r.cost_usd:.2f}{rest}"
         self.progress.update(self.task, completed=self.already + r.done, info=info)

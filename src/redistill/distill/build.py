@@ -40,7 +40,9 @@ from typing import Any
 from redistill.distill.exports import EXPORTS, export_llama_factory, save_hf
 from redistill.distill.stats import Tally, compute_stats, write_plots
 from redistill.errors import RedistillError, located
-from redistill.jsonl import write_json, write_jsonl
+from redistill.fingerprint import changed, fingerprint
+from redistill.jsonl import parse_appended, write_json, write_jsonl
+from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages
 from redistill.search.scoring import normalise_rule
 from redistill.tasks import format_value, get_suite
@@ -130,21 +132,10 @@ class BuildResult:
 def _read_lines(path: Path) -> list[tuple[int, dict]]:
     """Parse an augment file without modifying it (augment may be appending): a truncated last line
     is dropped with a warning, a bad line elsewhere is an error."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    rows = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            if all(not rest.strip() for rest in lines[i:]):
-                warnings.warn(f"{path}:{i}: ignoring a truncated last line (interrupted write)", stacklevel=2)
-                break
-            raise located(path, i, None, f"not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise located(path, i, None, "expected a JSON object (one task per line)")
-        rows.append((i, obj))
+    rows, cut = parse_appended(path)
+    if cut:
+        warnings.warn(f"{path}:{rows[-1][0] + 1 if rows else 1}: ignoring a truncated last line (interrupted write)",
+                      stacklevel=2)
     return rows
 
 
@@ -173,7 +164,9 @@ def load_records(run_dir: str | Path) -> list[dict]:
             _validate(rec, path, line)
             key = (rec["suite"], str(rec["task_id"]))
             if key in seen:
-                raise located(path, line, "task_id", f"task {key[1]} of {key[0]} already appears at {seen[key]}")
+                raise located(path, line, "task_id", f"task {key[1]} of {key[0]} already appears at {seen[key]}; "
+                              "re-running `redistill augment` with the same settings on this folder drops the "
+                              "duplicates (it keeps each task's first line)")
             seen[key] = f"{path.name}:{line}"
             records.append(rec)
     return records
@@ -258,13 +251,22 @@ def write_data(data_dir: Path, generation: list[dict], application: list[dict], 
     return stats
 
 
+def _outputs(data_dir: Path) -> list[Path]:
+    return [data_dir / f for f in (*DATA_FILES, "stats.json")]
+
+
 def _manifest_matches(data_dir: Path, manifest: dict) -> bool:
+    """Same inputs and options, and the outputs it recorded still there, byte for byte."""
     path = data_dir / "manifest.json"
-    if not path.exists() or not all((data_dir / f).exists() for f in (*DATA_FILES, "stats.json")):
+    if not path.exists() or not all(p.exists() for p in _outputs(data_dir)):
         return False
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(old, dict) or not isinstance(old.get("outputs"), dict):
+        return False  # a manifest from before outputs were recorded: rebuild once
+    if changed(old["outputs"], _outputs(data_dir), data_dir) is not None:
         return False
     return all(old.get(k) == manifest[k] for k in ("input_hash", "options", "version"))
 
@@ -275,6 +277,13 @@ def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Pr
     opts, prompts = opts or BuildOptions(), prompts or Prompts()
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
+    if not (run_dir / "augment").is_dir():
+        load_records(run_dir)  # says what is missing, before a data folder is made for the lock
+    with stage_lock(data_dir, "build", "a build"):
+        return _build(run_dir, data_dir, opts, prompts, force)
+
+
+def _build(run_dir: Path, data_dir: Path, opts: BuildOptions, prompts: Prompts, force: bool) -> BuildResult:
     records = load_records(run_dir)
     manifest = {"version": VERSION, "input_hash": input_hash(run_dir),
                 "options": {**opts.to_json(), "prompts": prompts.source}}
@@ -293,5 +302,6 @@ def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Pr
     stats = write_data(data_dir, generation, application, preference, tally, opts.exports)
     manifest["counts"] = {"tasks": len(records), "rule_generation": len(generation),
                           "rule_application": len(application), "preference": len(preference)}
+    manifest["outputs"] = fingerprint(_outputs(data_dir), data_dir)
     write_json(data_dir / "manifest.json", manifest)  # last: its presence means the build finished
     return BuildResult(stats, False, data_dir)

@@ -87,18 +87,18 @@ def comparison_table(evals: list[dict]) -> Table:
 def summary_table(summaries: dict[str, dict], title: str = "Evaluation") -> Table:
     """One evaluation: a row per suite with accuracies, the oracle ceiling and what it cost."""
     table = Table(title=title)
-    for col in ("suite", "tasks", "acc %", "task acc %", "strict acc %", "oracle %", "calls", "tokens", "cost",
-                "wall s"):
+    for col in ("suite", "tasks", "failed", "acc %", "task acc %", "strict acc %", "oracle %", "calls", "tokens",
+                "cost", "wall s"):
         table.add_column(col, justify="left" if col == "suite" else "right")
     for suite, s in summaries.items():
         cost = "-" if s.get("cost") is None else f"{s['cost']:.4f}"
         table.add_row(
-            suite, str(s["tasks"]), _pct(s["accuracy"]), _pct(s["task_accuracy"]), _pct(s["strict"]["accuracy"]),
+            suite, str(s["tasks"]), str(s.get("failed", 0)), _pct(s["accuracy"]), _pct(s["task_accuracy"]), _pct(s["strict"]["accuracy"]),
             _pct(s.get("oracle_accuracy")), str(s["calls"]), str(s["prompt_tokens"] + s["completion_tokens"]),
             cost, f"{s['wall_s']:.1f}",
         )
         for qtype, value in (s.get("by_query_type") or {}).items():
-            table.add_row(f"  {qtype}", "", _pct(value), *[""] * 7)
+            table.add_row(f"  {qtype}", "", "", _pct(value), *[""] * 7)
     return table
 
 

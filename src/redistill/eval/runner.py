@@ -3,6 +3,8 @@
 Writes ``OUT/<suite>.jsonl`` (appended per finished chunk of tasks, so Ctrl-C loses only the chunk in
 flight), ``OUT/summary.json`` (recomputed from all rows) and ``OUT/config.json`` (what made them;
 a re-run with different settings into the same folder is refused rather than mixed in).
+A task whose model call failed for good is not a row: it goes to ``OUT/<suite>.failures.json``,
+counts as ``failed`` in the summary (never as a wrong answer) and is retried by the next run.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from redistill.errors import RedistillError
 from redistill.eval.metrics import summarize
+from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_json
 from redistill.llm.types import Backend, Usage
+from redistill.locks import stage_lock
 from redistill.prompts import load_prompts
 from redistill.search.direct import run_direct
 from redistill.search.engine import run_search
@@ -45,6 +49,7 @@ class EvalConfig:
     suites: list[str] = field(default_factory=list, metadata={"help": "Suites, repeatable or comma-separated."})
     data: str | None = _f(None, "Suite JSONL file or data folder in the published layout (or REDISTILL_DATA).")
     split: str = _f("test", "train | test | all (test reproduces the published split).")
+    answer_type: str | None = _f(None, "For a custom suite: list | label | tokens.")
     method: str = _f("search", "io (direct few-shot) or search (hypothesis search).")
     hypotheses: int = _f(10, "H: rules sampled per task.")
     rule_temperature: float = _f(0.9, "Sampling temperature of rule generation.")
@@ -84,6 +89,12 @@ class EvalConfig:
         if self.prune and self.use_oracle:
             raise RedistillError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's "
                                  "full score")
+        for name in ("rule_temperature", "apply_temperature", "io_temperature"):
+            if getattr(self, name) < 0:
+                raise RedistillError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
+        for name in ("max_tokens", "limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise RedistillError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if not self.suites:
             raise RedistillError("no suite given: pass --suite (e.g. --suite list_func,acre)")
 
@@ -146,6 +157,20 @@ def _check_resume(out: Path, cfg: EvalConfig) -> None:
             )
 
 
+def _result_rows(path: Path) -> list[dict]:
+    """The result rows of a suite file, each with its task ``key`` (a cut last line is repaired)."""
+    rows = read_jsonl_repairing(path)
+    if all(isinstance(r.get("key"), str) and isinstance(r.get("correct"), list) for r in rows):
+        return rows
+    from redistill.jsonl import parse_appended
+
+    line, r = next((n, r) for n, r in parse_appended(path)[0]
+                   if not (isinstance(r.get("key"), str) and isinstance(r.get("correct"), list)))
+    field = "key" if not isinstance(r.get("key"), str) else "correct"
+    raise RedistillError(f"{path}:{line}: field '{field}': missing or of the wrong type; this is not an eval "
+                         "result file (move it away, or choose another --out)")
+
+
 def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dict]:
     if cfg.method == "io":
         return run_direct(tasks, backend, prompts, cfg.io_temperature, cfg.max_tokens or 256, cfg.seed, cfg.strict,
@@ -165,7 +190,7 @@ def prepare(cfg: EvalConfig, out: str | Path) -> dict[str, list[Task]]:
     """Check settings, load every suite and check the output folder: all before a model is loaded."""
     cfg.check()
     load_prompts(cfg.prompts)
-    suites = {s: load_tasks(s, cfg.data, cfg.split, limit=cfg.limit) for s in cfg.suites}
+    suites = {s: load_tasks(s, cfg.data, cfg.split, limit=cfg.limit, answer_type=cfg.answer_type) for s in cfg.suites}
     if cfg.method == "search" and cfg.follower == "python":
         for tasks in suites.values():
             for t in tasks[:1]:
@@ -185,6 +210,13 @@ def run_eval(
     """
     suites = suites if suites is not None else prepare(cfg, out)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with stage_lock(out, "eval", "an evaluation"):  # one writer: a second eval would count every task twice
+        return _run_eval(cfg, out, backend, cost_fn, console, suites)
+
+
+def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | None, console: Console | None,
+              suites: dict[str, list[Task]]) -> dict[str, dict]:
     prompts = load_prompts(cfg.prompts)
     out.mkdir(parents=True, exist_ok=True)
     old_cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
@@ -204,8 +236,12 @@ def run_eval(
             name = tasks[0].suite if tasks else suite
             names.append(name)
             path = out / f"{name}.jsonl"
-            done = {r["key"] for r in read_jsonl_repairing(path)}
+            done = {r["key"] for r in _result_rows(path)}
             todo = [t for t in tasks if t.key not in done]
+            log = FailureLog(failures_path(out, name))
+            for t in tasks:
+                if t.key in done:
+                    log.clear(t.suite, t.id)
             bars = _StageBars(backend, progress, name, cost_fn)
             with JsonlAppender(path) as appender:
                 for i in range(0, len(todo), cfg.chunk_size):
@@ -217,11 +253,23 @@ def run_eval(
                         row["wall_s"] = round(share, 4)
                         u = row["usage"]
                         u["cost"] = cost_fn(Usage(u["prompt_tokens"], u["completion_tokens"])) if cost_fn else None
+                        if "error" in row:  # an outage is no answer: record it apart, retry it next run
+                            log.record(row["suite"], row["task"], row["error"]["stage"], row["error"]["reason"])
+                            continue
                         appender.write(row)
+                        log.clear(row["suite"], row["task"])
+                    log.save()
             bars.finish()
             keys = {t.key for t in tasks}
-            rows = [r for r in read_jsonl_repairing(path) if r["key"] in keys]
-            summaries[name] = summarize(rows) | {"method": cfg.method, "model": cfg.model}
+            unique: dict[str, dict] = {}
+            for r in _result_rows(path):
+                if r["key"] in keys:
+                    unique.setdefault(r["key"], r)  # a task counts once, however many lines it has
+            rows = list(unique.values())
+            failed = sum((t.suite, str(t.id)) in log.entries for t in tasks if t.key not in unique)
+            summaries[name] = summarize(rows) | {"method": cfg.method, "model": cfg.model, "failed": failed}
+            if failed:
+                summaries[name]["failures_file"] = str(log.path)
             if merged["unsafe_sandbox"] and cfg.follower == "python":
                 summaries[name]["unsafe_sandbox"] = True
             write_json(summary_path, summaries)

@@ -51,8 +51,17 @@ def _vllm(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
 BACKENDS: dict[str, Callable[..., Backend]] = {"openai": _openai, "hf": _hf, "vllm": _vllm}
 
 
-def _build(cls: type, *args: Any, spec: str, **options: Any) -> Backend:
-    """Call the engine's constructor, turning an unknown option into a clear error."""
+def _engine_class(prefix: str) -> type:
+    if prefix == "openai":
+        from redistill.llm.openai_api import OpenAIBackend as cls
+    elif prefix == "hf":
+        from redistill.llm.hf import HFBackend as cls
+    else:
+        from redistill.llm.vllm_engine import VLLMBackend as cls
+    return cls
+
+
+def _check_options(cls: type, spec: str, options: dict[str, Any]) -> None:
     accepted: set[str] = set()
     for klass in cls.__mro__:  # an engine taking **options passes them on to the one it extends
         if "__init__" not in vars(klass):
@@ -67,6 +76,22 @@ def _build(cls: type, *args: Any, spec: str, **options: Any) -> Backend:
         known = sorted(accepted - {"spec", "name", "model", "base_url", "adapters"})
         raise RedistillError(f"model spec '{spec}': unknown option(s) {', '.join(unknown)}; "
                              f"this engine takes {', '.join(known)}")
+
+
+def check_backend_options(spec: str, **options: Any) -> None:
+    """Raise what ``make_backend(spec, **options)`` would raise for the spec and its options, without
+    building anything (``redistill run --check``)."""
+    prefix, sep, name = spec.partition(":")
+    if not sep or prefix not in BACKENDS:
+        raise RedistillError(f"model spec '{spec}': unknown engine '{prefix if sep else spec}'; write {SPEC_HELP}")
+    if not name.strip():
+        raise RedistillError(f"model spec '{spec}': no model name after '{prefix}:'; write {SPEC_HELP}")
+    _check_options(_engine_class(prefix), spec, options)
+
+
+def _build(cls: type, *args: Any, spec: str, **options: Any) -> Backend:
+    """Call the engine's constructor, turning an unknown option into a clear error."""
+    _check_options(cls, spec, options)
     return cls(*args, spec=spec, **options)
 
 

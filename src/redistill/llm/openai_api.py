@@ -1,18 +1,18 @@
 """Any OpenAI-compatible chat server (OpenAI, vLLM serve, llama.cpp, Ollama, DeepSeek...) on the official
-async client: many requests in flight, retries with backoff, n samples per request, costs.
+async client: many requests in flight, the SDK's retries (429 after ``Retry-After``, 5xx, timeouts),
+n samples per request, costs.
 
-The first call of a backend goes out alone: a wrong URL, key or model name then fails once, clearly,
-before a batch of thousands is spent. After that, a request that fails for good records its reason in
+The first call of a backend goes out alone: a wrong URL, key or model name (any 400/401/403/404/422)
+then fails once, clearly and in the server's own words, before a batch of thousands is spent. After that, a request that fails for good records its reason in
 ``Completion.error`` and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import json
 import os
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -25,7 +25,9 @@ from redistill.llm.types import Completion, ProgressFn, Request, ResultFn, Sampl
 from redistill.llm.usage import PriceTable, UsageLedger
 
 OPENAI_URL = "https://api.openai.com/v1"
-RETRY_STATUS = {408, 409, 429}  # and every 5xx
+RETRY_STATUS = {408, 409, 429}  # and every 5xx: what the SDK retries
+FATAL_STATUS = {400, 401, 403, 404, 422}
+"""On the first call of a backend these name the model, key or request as wrong: stop before a batch."""
 
 
 class _GaveUp(Exception):
@@ -88,8 +90,12 @@ class OpenAIBackend:
 
     async def _generate(self, requests: list[Request], progress: ProgressFn | None,
                         on_result: ResultFn | None) -> list[Completion]:
-        client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
-                                    timeout=self.timeout)
+        async def hook(request: Any) -> None:
+            self._count_retry(request)
+
+        http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [hook]})
+        client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=self.max_retries,
+                                    timeout=self.timeout, http_client=http)
         sem = asyncio.Semaphore(self.concurrency)
         results: list[Completion | None] = [None] * len(requests)
 
@@ -138,46 +144,53 @@ class OpenAIBackend:
 
     async def _call(self, client: Any, sem: asyncio.Semaphore, messages: list[dict[str, str]],
                     p: SamplingParams, probe: bool) -> ChatCompletion:
-        """One chat completion, retried on 429 (after Retry-After), 5xx, timeouts and lost connections."""
-        budget = min(self.max_retries, 1) if probe else self.max_retries  # a dead URL fails fast
+        """One chat completion. The SDK retries 408/409/429 (after ``Retry-After``), 5xx, timeouts and lost
+        connections with its own backoff; we add only a retry of a 2xx that is not a chat completion."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "n": p.n,
                                   "temperature": p.temperature, "top_p": p.top_p, "max_tokens": p.max_tokens}
         if p.seed is not None:
             kwargs["seed"] = p.seed
         if p.stop:
             kwargs["stop"] = list(p.stop)
-        for attempt in range(budget + 1):
-            wait: float | None = None
+        retries = min(self.max_retries, 1) if probe else self.max_retries  # a dead URL fails fast
+        sdk = client.with_options(max_retries=retries)
+        for attempt in range(retries + 1):
             try:
                 async with sem:
-                    resp = await client.chat.completions.create(**kwargs)
+                    resp = await sdk.chat.completions.create(**kwargs)
                 if not isinstance(resp, ChatCompletion) or not isinstance(resp.choices, list):
                     raise _BadResponse(f"not a chat completion: {str(resp)[:120]!r}")
                 self._account(resp)
                 return resp
             except openai.APIStatusError as e:
-                status = e.status_code
-                if status in (401, 403, 404) and probe:
-                    what = "model not found" if status == 404 else f"authentication failed; check ${self.key_env}"
-                    raise RedistillError(f"model spec '{self.spec}': {what} (HTTP {status}: {_short(e)})") from None
-                if status not in RETRY_STATUS and status < 500:
-                    raise _GaveUp(f"HTTP {status}: {_short(e)}") from None
-                reason, wait = f"HTTP {status}: {_short(e)}", _retry_after(e.response)
+                status, words = e.status_code, server_words(e)
+                if probe and status in FATAL_STATUS:
+                    raise RedistillError(f"model spec '{self.spec}': {_fatal_hint(status, self.key_env)}; the "
+                                         f"server said (HTTP {status}): {words}") from None
+                tried = f" after {_retries(retries)}" if status in RETRY_STATUS or status >= 500 else ""
+                raise _GaveUp(f"HTTP {status}{tried}: {words}") from None
             except openai.APITimeoutError:
-                reason = f"no answer within {self.timeout:g}s"
+                raise _GaveUp(f"no answer within {self.timeout:g}s after {_retries(retries)}; a slow or busy "
+                              "server needs a larger --timeout or a smaller --concurrency") from None
             except openai.APIConnectionError as e:
-                if probe and attempt == budget:
-                    raise RedistillError(f"model spec '{self.spec}': cannot reach {self.base_url} ({_short(e)}); "
-                                         "is the server running and the URL right?") from None
-                reason = f"connection failed: {_short(e)}"
+                if probe:
+                    raise RedistillError(f"model spec '{self.spec}': cannot reach {self.base_url} "
+                                         f"({_short(e)}); is the server running and the URL right?") from None
+                raise _GaveUp(f"connection failed after {_retries(retries)}: {_short(e)}") from None
             except (_BadResponse, openai.APIResponseValidationError, ValueError) as e:
-                reason = f"bad response: {_short(e)}"
-            if attempt == budget:
-                raise _GaveUp(f"gave up after {attempt + 1} attempts; last error: {reason}")
-            self.ledger.add(retries=1)
-            backoff = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
-            await asyncio.sleep(wait if wait is not None else backoff)
+                if attempt == retries:
+                    raise _GaveUp(f"bad response after {_retries(retries)}: {_short(e)}") from None
+                self.ledger.add(retries=1)
+                await asyncio.sleep(min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1))
         raise AssertionError("unreachable")
+
+    def _count_retry(self, request: Any) -> None:
+        """httpx request hook: the SDK marks each retry it sends with ``x-stainless-retry-count``."""
+        try:
+            if int(request.headers.get("x-stainless-retry-count") or 0) > 0:
+                self.ledger.add(retries=1)
+        except ValueError:
+            pass
 
     def _account(self, resp: ChatCompletion) -> None:
         usage = _usage(resp)
@@ -192,24 +205,42 @@ def _usage(resp: ChatCompletion) -> Usage:
     return Usage(u.prompt_tokens or 0, u.completion_tokens or 0) if u else Usage()
 
 
+def _retries(n: int) -> str:
+    return "1 retry" if n == 1 else f"{n} retries"
+
+
+def _fatal_hint(status: int, key_env: str) -> str:
+    if status in (401, 403):
+        return f"authentication failed; check ${key_env}"
+    if status == 404:
+        return "model or endpoint not found; check the model name and the URL (…/v1)"
+    return "the server rejected the request (a wrong model name, or an option it does not take)"
+
+
+def server_words(e: Exception) -> str:
+    """The server's own explanation in an error response: ``error.message``, ``detail`` (FastAPI,
+    ``transformers serve``) or ``message``, else the start of the body."""
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        for key in ("message", "detail", "error"):
+            value = inner.get(key)
+            if value:
+                return _one_line(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    response = getattr(e, "response", None)
+    text = getattr(response, "text", None) if response is not None else None
+    if isinstance(body, str) and body.strip():
+        return _one_line(body)
+    if isinstance(text, str) and text.strip():
+        return _one_line(text)
+    return _short(e)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _short(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text[:200]
-
-
-def _retry_after(response: Any) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms``, ``retry-after`` seconds or HTTP date)."""
-    headers = getattr(response, "headers", None) or {}
-    try:
-        if headers.get("retry-after-ms"):
-            return min(float(headers["retry-after-ms"]) / 1000, 600.0)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return min(max(float(value), 0.0), 600.0)
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value).timestamp()
-            return min(max(when - time.time(), 0.0), 600.0)
-    except (TypeError, ValueError):
-        return None

@@ -4,18 +4,79 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from redistill.errors import RedistillError
 from redistill.pipeline.config import RunConfig
 
 
-def check_spec(spec: str, where: str) -> None:
-    """A backend spec that can work here: known engine, a key for a hosted API, a local path or hub name."""
+def check_spec(spec: str, where: str, **options: Any) -> None:
+    """A backend spec that can work here: known engine, a key for a hosted API, a local path or hub name,
+    and the options the stage will build it with."""
+    from redistill.llm.factory import check_backend_options
+
     prefix, sep, name = spec.partition(":")
     if not sep or prefix not in ("openai", "hf", "vllm"):
         raise RedistillError(f"{where}: {spec!r} is not a backend spec (openai:MODEL[@URL], hf:PATH, vllm:PATH)")
     if prefix == "openai" and "@" not in name and not os.environ.get("OPENAI_API_KEY"):
         raise RedistillError(f"{where}: {spec!r} needs OPENAI_API_KEY in the environment")
+    try:
+        check_backend_options(spec, **options)
+    except RedistillError as e:
+        raise RedistillError(f"{where}: {e}") from None
+
+
+def _answer_types(cfg: RunConfig) -> dict[str, str]:
+    from redistill.tasks.suites import get_suite
+
+    out = {}
+    for s in cfg.suites:
+        try:
+            out[s.name] = get_suite(s.name, s.answer_type).answer_type
+        except RedistillError as e:
+            raise RedistillError(f"suites.{s.name}: {e}") from None
+    return out
+
+
+def check_stages(cfg: RunConfig) -> None:
+    """The validation the stages themselves run, on the settings they will get."""
+    from redistill.distill.augment import AugmentParams
+    from redistill.distill.build import BuildOptions
+    from redistill.pipeline.evaluate import backend_options, runner_config
+    from redistill.search.followers import check_python_suite
+
+    a, b = cfg.augment, cfg.build
+    for where, make in (
+        ("augment", lambda: AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower,
+                                          a.max_tokens, a.strict)),
+        ("build", lambda: BuildOptions(paper_compat=b.paper_compat, margins=b.margins,
+                                       max_pairs_per_task=b.max_pairs_per_task, min_score=b.min_score,
+                                       min_score_ratio=b.min_score_ratio,
+                                       max_applications_per_task=b.max_applications_per_task, seed=b.seed)),
+    ):
+        try:
+            make()
+        except RedistillError as e:
+            raise RedistillError(f"{where}: {e}") from None
+    types = _answer_types(cfg)
+    if a.follower == "python":
+        for name, kind in types.items():
+            try:
+                check_python_suite(name, kind)
+            except RedistillError as e:
+                raise RedistillError(f"augment.follower: {e}") from None
+    for e in cfg.eval.entries:
+        where = f"eval.entries.{e.name}"
+        spec = e.model if ":" in e.model else "hf:RUN_MODEL"
+        try:
+            runner_config(cfg, e, spec, []).check()
+            if e.method == "search" and e.follower == "python":
+                for name, kind in types.items():
+                    check_python_suite(name, kind)
+        except RedistillError as err:
+            raise RedistillError(f"{where}: {err}") from None
+        if ":" in e.model:
+            check_spec(e.model, where, **backend_options(e.model, cfg.eval.seed))
 
 
 def check_run(cfg: RunConfig) -> list[str]:
@@ -24,6 +85,7 @@ def check_run(cfg: RunConfig) -> list[str]:
     from redistill.tasks.generators import FAMILIES, list_concepts
     from redistill.train.config import SFTRunConfig, align_config_class, build_config
 
+    check_stages(cfg)
     lines = []
     for s in cfg.suites:
         if s.source == "generate":
@@ -52,8 +114,9 @@ def check_run(cfg: RunConfig) -> list[str]:
         build_config(SFTRunConfig, [("train.imitation", {**common, **cfg.train.sft, **cfg.train.imitation})])
     lines.append(f"student {base}: SFT and {method} settings valid")
     for e in cfg.eval.entries:
-        if e.model not in ("base", "sft", "align", "imitation", "init"):
-            check_spec(e.model, f"eval.entries.{e.name}")
+        if ":" not in e.model and e.model not in ("base", "sft", "align", "imitation", "init"):
+            raise RedistillError(f"eval.entries.{e.name}: model {e.model!r}: use base|sft|align|imitation or a "
+                                 "backend spec")
         if e.model == "imitation" and not cfg.train.imitation_enabled:
             raise RedistillError(f"eval.entries.{e.name}: the imitation model is disabled (train.imitation_enabled)")
         lines.append(f"eval {e.name}: {e.method} with {e.model}" + (f", follower {e.follower}" if e.method == "search" else ""))

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -30,8 +30,8 @@ class SuiteConfig(_Strict):
     source: Literal["generate", "file"] = Field("generate", description="Generated tasks, or a published file.")
     data: str | None = Field(None, description="source=file: JSONL file or data folder (else REDISTILL_DATA).")
     answer_type: str | None = Field(None, description="Custom file suites only: list | label | tokens.")
-    n_train: int = Field(100, ge=0, description="source=generate: training tasks.")
-    n_test: int = Field(20, ge=0, description="source=generate: held-out test tasks.")
+    n_train: int = Field(100, ge=1, description="source=generate: training tasks.")
+    n_test: int = Field(20, ge=1, description="source=generate: held-out test tasks.")
     train_seed: int = Field(1, description="source=generate: seed of the training tasks.")
     test_seed: int = Field(2, description="source=generate: seed of the test tasks (disjoint from train).")
     holdout: list[str] = Field(default_factory=list,
@@ -46,11 +46,18 @@ class SuiteConfig(_Strict):
 class ScratchConfig(_Strict):
     """A student built from scratch: tokenizer trained on the run's prompts + a random-init Llama."""
 
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    vocab_size: int = 1024
-    max_positions: int = 2048
+    hidden_size: int = Field(128, ge=8)
+    num_layers: int = Field(4, ge=1)
+    num_heads: int = Field(4, ge=1)
+    vocab_size: int = Field(1024, ge=262, description="At least the 256 byte symbols and 6 special tokens.")
+    max_positions: int = Field(2048, ge=64)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ScratchConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}; "
+                             "pick heads that divide it (e.g. 4 for 128)")
+        return self
 
 
 class StudentConfig(_Strict):
@@ -60,25 +67,25 @@ class StudentConfig(_Strict):
 
 class AugmentConfig(_Strict):
     hypotheses: int = Field(10, ge=1, description="Rules the teacher proposes per task (paper: 50).")
-    rule_temperature: float = 1.0
-    apply_temperature: float = 0.7
+    rule_temperature: float = Field(1.0, ge=0)
+    apply_temperature: float = Field(0.7, ge=0)
     follower: Literal["llm", "python", "library"] = Field(
         "library", description="Who scores the teacher's rules (library = exact interpreters).")
-    max_tokens: int = 512
+    max_tokens: int = Field(512, ge=1)
     strict: bool = False
-    budget_usd: float | None = None
-    chunk_size: int = 16
+    budget_usd: float | None = Field(None, ge=0)
+    chunk_size: int = Field(16, ge=1)
     batch: bool = Field(False, description="Send the teacher's calls through OpenAI's Batch API (half price, "
                                            "within 24 h; resumes by polling).")
 
 
 class BuildConfig(_Strict):
     paper_compat: bool = False
-    min_score: int | None = None
-    margins: dict[str, int] = Field(default_factory=dict)
-    max_pairs_per_task: int | None = None
-    min_score_ratio: float | None = None
-    max_applications_per_task: int | None = None
+    min_score: int | None = Field(None, ge=0)
+    margins: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    max_pairs_per_task: int | None = Field(None, ge=1)
+    min_score_ratio: float | None = Field(None, ge=0, le=1)
+    max_applications_per_task: int | None = Field(None, ge=1)
     seed: int = 0
 
 
@@ -105,14 +112,27 @@ class EvalEntry(_Strict):
 
 class EvalConfig(_Strict):
     entries: list[EvalEntry] = Field(default_factory=list)
-    hypotheses: int = 10
-    rule_temperature: float = 0.9
-    apply_temperature: float = 0.7
-    io_temperature: float = 0.6
-    max_tokens: int | None = None
+    hypotheses: int = Field(10, ge=1)
+    rule_temperature: float = Field(0.9, ge=0)
+    apply_temperature: float = Field(0.7, ge=0)
+    io_temperature: float = Field(0.6, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
     seed: int = 0
     strict: bool = False
-    chunk_size: int = 64
+    chunk_size: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _distinct_folders(self) -> EvalConfig:
+        seen: dict[str, str] = {}
+        for e in self.entries:
+            slug = eval_slug(e.name)
+            if not slug:
+                raise ValueError(f"entries: name {e.name!r} has no letters or digits for its folder name")
+            if slug in seen:
+                raise ValueError(f"entries: {seen[slug]!r} and {e.name!r} share the folder eval/{slug}; rename one "
+                                 "(the second row would show the first one's results)")
+            seen[slug] = e.name
+        return self
 
 
 class RunConfig(_Strict):
@@ -120,7 +140,7 @@ class RunConfig(_Strict):
     out: str = Field("runs/run", description="Run folder.")
     seed: int = 0
     prompts: str | None = Field(None, description="Prompts JSON file (reference layout).")
-    suites: list[SuiteConfig]
+    suites: list[SuiteConfig] = Field(min_length=1)
     teacher: str = Field("library", description="`library` (offline rule library) or a backend spec.")
     unsafe_sandbox: bool = Field(False, description="Run python-follower programs (augment and eval) WITHOUT the "
                                  "bubblewrap sandbox, under the old in-process guard only. Not recommended.")

@@ -10,7 +10,7 @@ from redistill.eval.runner import EvalConfig as RunnerConfig
 from redistill.eval.runner import run_eval
 
 if TYPE_CHECKING:
-    from redistill.pipeline.config import EvalEntry
+    from redistill.pipeline.config import EvalEntry, RunConfig
     from redistill.pipeline.run import Pipeline
 
 RUN_MODELS = ("init", "sft", "align", "imitation")
@@ -32,15 +32,26 @@ def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
     return model, []
 
 
+def backend_options(spec: str, seed: int) -> dict:
+    """The options the eval stage builds a row's backend with (an API server takes no engine seed)."""
+    return {} if spec.startswith("openai:") else {"seed": seed}
+
+
 def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
-    e = p.cfg.eval
     spec, adapters = resolve_model(p, entry.model)
+    return runner_config(p.cfg, entry, spec, adapters)
+
+
+def runner_config(cfg: RunConfig, entry: EvalEntry, spec: str, adapters: list[str]) -> RunnerConfig:
+    """The ``redistill eval`` settings of one table row (validated by ``RunnerConfig.check``)."""
+    e = cfg.eval
     return RunnerConfig(
-        model=spec, adapters=adapters, suites=[s.name for s in p.cfg.suites], split="test", method=entry.method,
+        model=spec, adapters=adapters, suites=[s.name for s in cfg.suites], split="test", method=entry.method,
         hypotheses=e.hypotheses, rule_temperature=e.rule_temperature, apply_temperature=e.apply_temperature,
-        io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=p.cfg.prompts,
-        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size, oracle=entry.method == "search" if entry.oracle is None else entry.oracle,
-        unsafe_sandbox=p.cfg.unsafe_sandbox,
+        io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=cfg.prompts,
+        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size,
+        oracle=entry.method == "search" if entry.oracle is None else entry.oracle,
+        unsafe_sandbox=cfg.unsafe_sandbox,
     )
 
 
@@ -49,10 +60,17 @@ def run_entries(p: Pipeline) -> None:
 
     tasks = p.tasks("test")
     backends: dict[tuple, object] = {}
+    failed: list[str] = []
     for entry in p.cfg.eval.entries:
         cfg = entry_config(p, entry)
         key = (cfg.model, tuple(cfg.adapters))
         if key not in backends:  # one loaded model serves every row that uses it
-            backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None, seed=cfg.seed)
+            backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None,
+                                         **backend_options(cfg.model, cfg.seed))
         out = p.eval_dir(entry.name)
-        run_eval(cfg, out, backends[key], suites=tasks)
+        summaries = run_eval(cfg, out, backends[key], suites=tasks)
+        failed += [f"{entry.name} · {suite}: {s['failed']} task(s) (see {s['failures_file']})"
+                   for suite, s in summaries.items() if s.get("failed")]
+    if failed:  # a failed call is no wrong answer: stop before the report, re-running retries only them
+        raise RedistillError(f"eval: a model call failed after its retries for {'; '.join(failed)}; "
+                             "re-run to retry only those tasks")

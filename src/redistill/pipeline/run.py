@@ -23,16 +23,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from redistill.cli.console import make_console
 from redistill.errors import RedistillError
+from redistill.fingerprint import changed, fingerprint
 from redistill.jsonl import read_jsonl, write_json, write_jsonl
+from redistill.locks import stage_lock
 from redistill.pipeline.config import STAGES, RunConfig, eval_slug, hash_of
 from redistill.prompts import direct_messages, load_prompts
 from redistill.tasks import Task, load_tasks
 
-console = Console()
+console = make_console()
 
 
 class Pipeline:
@@ -89,11 +91,32 @@ class Pipeline:
     def _marker(self, stage: str) -> Path:
         return self.run / "stages" / f"{stage}.json"
 
+    def stage_outputs(self, stage: str) -> list[Path]:
+        """What a stage writes: a skip needs them present and unchanged since the stage finished."""
+        r = self.run
+        return {"tasks": [r / "tasks"], "augment": [r / "augment"], "build": [r / "data", r / "imitation"],
+                "student": [self.model_dir("init")] if self.cfg.student.base == "scratch" else [],
+                "sft": [self.model_dir("sft")], "align": [self.model_dir("align")],
+                "imitation": [self.model_dir("imitation")], "eval": [r / "eval"],
+                "report": [r / "report.md", r / "report.html"]}[stage]
+
     def is_done(self, stage: str) -> bool:
         m = self._marker(stage)
         if not m.exists():
             return False
-        return json.loads(m.read_text()).get("hash") == self.stage_hash(stage)
+        try:
+            marker = json.loads(m.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        if not isinstance(marker, dict) or marker.get("hash") != self.stage_hash(stage):
+            return False
+        outputs = marker.get("outputs")
+        if not isinstance(outputs, dict):
+            return False  # a marker without its outputs' fingerprint: redo the stage to be sure
+        why = changed(outputs, self.stage_outputs(stage), self.run)
+        if why is not None:
+            console.print(f"{stage}: its output {why}; redoing the stage", style="yellow")
+        return why is None
 
     # ---------------------------------------------------------------- driver
     def execute(self, start: str | None = None, until: str | None = None) -> dict[str, dict]:
@@ -104,6 +127,10 @@ class Pipeline:
         last = STAGES.index(until) if until else len(STAGES) - 1
         _quiet_libraries()
         self.run.mkdir(parents=True, exist_ok=True)
+        with stage_lock(self.run, "pipeline", f"redistill run of {self.run}"):  # one pipeline per run folder
+            return self._run_stages(first, last)
+
+    def _run_stages(self, first: int, last: int) -> dict[str, dict]:
         write_json(self.run / "config.json", self.cfg.model_dump())
         timings: dict[str, dict] = {}
         for i, stage in enumerate(STAGES):
@@ -122,7 +149,8 @@ class Pipeline:
             wall = time.perf_counter() - t0
             timings[stage] = {"status": status, "wall_s": round(wall, 1)}
             if status == "done":
-                write_json(self._marker(stage), {"hash": h, "wall_s": round(wall, 1), "finished": time.time()})
+                write_json(self._marker(stage), {"hash": h, "wall_s": round(wall, 1), "finished": time.time(),
+                                                 "outputs": fingerprint(self.stage_outputs(stage), self.run)})
         write_json(self.run / "stages" / "last_run.json", timings)
         console.print(_timings_table(timings))
         return timings
@@ -164,6 +192,7 @@ class Pipeline:
         proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox,
                                                    **options)
         status = "done"
+        failed: list[str] = []
         for suite, tasks in self.tasks("train").items():
             chunk = max(1, len(tasks)) if a.batch else a.chunk_size  # batch: one batch per stage
             r = run_augment(tasks, proposer, follower, self.run / "augment" / f"{suite}.jsonl", self.cfg.teacher,
@@ -171,10 +200,15 @@ class Pipeline:
             console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
             if r.stopped_for_budget:
                 status = "stopped at the budget"
+            if r.failures is not None and len(r.failures):
+                failed.append(f"{suite}: {len(r.failures)} task(s) ({r.failures.sample()}; see {r.failures.path})")
         if backend is not None:
             from redistill.llm.usage import write_ledger
 
             write_ledger(backend, self.run / "augment")
+        if failed:  # unfinished tasks are not data: stop before build, re-running retries only them
+            raise RedistillError(f"augment: a model call failed after its retries for {'; '.join(failed)}; "
+                                 "re-run to retry only those tasks")
         return status
 
     def stage_build(self) -> None:

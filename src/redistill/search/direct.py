@@ -26,7 +26,8 @@ def run_direct(
     strict: bool = False,
     on_stage: Callable[[str, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One result row per task, with the prompt and raw answer of every unseen example."""
+    """One result row per task, with the prompt and raw answer of every unseen example (and
+    ``row["error"] = {"stage", "reason"}`` when a call of the task failed for good)."""
     params = SamplingParams(n=1, temperature=temperature, max_tokens=max_tokens, seed=seed)
     pairs = [(t, ex) for t in tasks for ex in t.test]
     messages = [direct_messages(prompts.for_suite(t.suite, t.answer_type), t, ex.input) for t, ex in pairs]
@@ -35,8 +36,17 @@ def run_direct(
     completions = backend.generate([Request(m, params) for m in messages]) if messages else []
     meter = TaskMeter()
     apps: dict[str, list] = {t.key: [] for t in tasks}
+    errors: dict[str, str] = {}
     for (t, ex), m, c in zip(pairs, messages, completions):
         text = c.texts[0] if c.texts and c.texts[0] else (f"error: {c.error}" if c.error else "")
         apps[t.key].append(judge(t, ex, text, m, strict))
         meter.add(t.key, c.usage)
-    return [task_row(t, "io", apps[t.key], meter.row(t.key), strict) for t in tasks]
+        if c.error is not None:
+            errors.setdefault(t.key, c.error)
+    rows = []
+    for t in tasks:
+        row = task_row(t, "io", apps[t.key], meter.row(t.key), strict)
+        if t.key in errors:  # an outage, not a wrong answer: the runner retries it
+            row["error"] = {"stage": "answer unseen (io)", "reason": errors[t.key]}
+        rows.append(row)
+    return rows

@@ -17,7 +17,14 @@ from redistill.errors import RedistillError
 from redistill.search.followers import check_python_suite
 from redistill.search.pruning import score_rules_pruned
 from redistill.search.results import TaskMeter, task_row
-from redistill.search.scoring import apply_rules, normalise_rule, score_rules, select_best
+from redistill.search.scoring import (
+    apply_rules,
+    normalise_rule,
+    proposal_error,
+    score_rules,
+    select_best,
+    task_failure,
+)
 from redistill.search.types import Application, ApplyRequest, RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task
 
@@ -47,6 +54,10 @@ class _Attributed:
     def usage(self):
         return self.inner.usage()
 
+    @property
+    def last_errors(self) -> list[str | None]:
+        return getattr(self.inner, "last_errors", None) or []
+
 
 def _check_follower(follower: RuleFollower, tasks: list[Task]) -> None:
     if follower.name == "python":
@@ -58,8 +69,10 @@ def _sample_and_score(
     tasks: list[Task], proposer: RuleProposer, scorer: _Attributed, H: int, early_stop: bool,
     round_size: int | None, strict: bool, meter: TaskMeter, on_stage: StageFn | None,
     prune: bool = False, tie_break: str = "first",
-) -> tuple[list[list[ScoredRule]], dict[str, Any]]:
-    """Unique scored rules per task (first-seen order) and each task's rule-generation prompt."""
+) -> tuple[list[list[ScoredRule]], dict[str, Any], dict[int, dict[str, str]]]:
+    """Unique scored rules per task (first-seen order), each task's rule-generation prompt, and the
+    tasks (by index) whose rule request failed for good: they stop sampling and score nothing."""
+    failed: dict[int, dict[str, str]] = {}
     by_text: list[dict[str, ScoredRule]] = [{} for _ in tasks]
     sampled = [0] * len(tasks)
     prompts: dict[str, Any] = {}
@@ -75,7 +88,13 @@ def _sample_and_score(
         new: list[list[ScoredRule]] = []
         for j, (i, hyps) in enumerate(zip(active, proposals)):
             meter.add(tasks[i].key, usages[j] if j < len(usages) else None, int(hasattr(proposer, "backend")))
-            fresh = []
+            fresh: list[ScoredRule] = []
+            error = proposal_error(hyps)
+            if error is not None:
+                failed[i] = {"stage": "generate rules", "reason": error}
+                new.append(fresh)
+                sampled[i] = H
+                continue
             for slot, h in enumerate(hyps, start=sampled[i]):
                 key = normalise_rule(h.text)
                 if key in by_text[i]:
@@ -91,9 +110,9 @@ def _sample_and_score(
             score_rules([tasks[i] for i in active], new, scorer, strict)
         active = [
             i for i in active
-            if sampled[i] < H and not (early_stop and any(r.score == len(tasks[i].train) for r in by_text[i].values()))
+            if i not in failed and sampled[i] < H and not (early_stop and any(r.score == len(tasks[i].train) for r in by_text[i].values()))
         ]
-    return [list(d.values()) for d in by_text], prompts
+    return [list(d.values()) for d in by_text], prompts, failed
 
 
 def run_search(
@@ -116,6 +135,7 @@ def run_search(
     rule to the unseen inputs. With ``oracle`` every unique rule is applied to the unseen inputs.
     With ``prune`` rules are scored in rounds of seen examples and each stops once it can no longer
     be chosen (``search.pruning``): the same choice, fewer applications, partial scores for the rest.
+    A task with a model call that failed for good gets ``row["error"] = {"stage", "reason"}``.
     """
     if H < 1:
         raise RedistillError(f"--hypotheses must be at least 1 (got {H})")
@@ -130,9 +150,12 @@ def run_search(
     meter = TaskMeter()
     scorer = _Attributed(follower, meter, "apply rules to seen", on_stage)
     final = _Attributed(applier, meter, "apply rules to unseen", on_stage)
-    rules, prompts = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter, on_stage,
-                                       prune, tie_break)
-    chosen = [select_best(r, tie_break) for r in rules]
+    rules, prompts, failed = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter,
+                                               on_stage, prune, tie_break)
+    for i, task_rules in enumerate(rules):
+        if i not in failed and (f := task_failure(task_rules)):
+            failed[i] = f  # a failed application: the task's scores are incomplete, do not apply its rule
+    chosen = [select_best(r, tie_break) if i not in failed else None for i, r in enumerate(rules)]
 
     targets = [(r if oracle else [c]) if c is not None else [] for r, c in zip(rules, chosen)]
     items = [(t, rule.hypothesis, ex) for t, rs in zip(tasks, targets) for rule in rs for ex in t.test]
@@ -143,7 +166,7 @@ def run_search(
             unseen[id(rule)] = [next(apps) for _ in t.test]
 
     rows = []
-    for t, task_rules, best in zip(tasks, rules, chosen):
+    for i, (t, task_rules, best) in enumerate(zip(tasks, rules, chosen)):
         rule_rows = []
         for r in task_rules:
             d = r.to_json()
@@ -152,7 +175,11 @@ def run_search(
             rule_rows.append(d)
         preds = unseen[id(best)] if best is not None else [_no_rule(ex) for ex in t.test]
         idx = next((i for i, r in enumerate(task_rules) if r is best), None)
-        rows.append(task_row(t, "search", preds, meter.row(t.key), strict, rule_rows, idx, prompts.get(t.key)))
+        row = task_row(t, "search", preds, meter.row(t.key), strict, rule_rows, idx, prompts.get(t.key))
+        failure = failed.get(i) or task_failure([], [a for r in targets[i] for a in unseen[id(r)]])
+        if failure:
+            row["error"] = failure  # not a result: the runner records it as a failure and retries it
+        rows.append(row)
     return rows
 
 

@@ -52,6 +52,8 @@ class LLMFollower:
         """Usage of each request of the last ``apply`` call, in order (lets callers attribute cost per task)."""
         self.last_copies: list[bool] = []
         """Per request of the last ``apply`` call: answered by an identical earlier request (no model call)."""
+        self.last_errors: list[str | None] = []
+        """Why each request of the last ``apply`` call failed for good (None: it was answered)."""
 
     def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
         """Identical prompts (one rule on one input, in two tasks or twice in a task) are sent once and
@@ -70,10 +72,11 @@ class LLMFollower:
         completions = self.backend.generate([Request(p, self.params) for p in unique]) if unique else []
         self.calls += len(unique)
         seen: set[int] = set()
-        self.last_usages, self.last_copies = [], []
+        self.last_usages, self.last_copies, self.last_errors = [], [], []
         for j in slot:
             self.last_usages.append(completions[j].usage if j not in seen else Usage())
             self.last_copies.append(j in seen)
+            self.last_errors.append(completions[j].error)
             seen.add(j)
         for c in completions:
             self._usage = self._usage + c.usage

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 from redistill.llm.types import Backend, Request, SamplingParams, Usage
 from redistill.prompts import Prompts, generate_program_messages, generate_rule_messages
 from redistill.search.followers import extract_program
 from redistill.search.types import Hypothesis, Messages
 from redistill.tasks.model import Task
+
+IDENTICAL_AFTER = 3
+"""Requests whose samples must all have come back identical before that is worth a warning."""
 
 
 class ModelProposer:
@@ -22,10 +27,15 @@ class ModelProposer:
         self._usage = Usage()
         self.calls = 0
         self.rounds = 0
+        self._warned: bool | None = None
+        self._sampled = 0
         self.last_prompts: dict[str, Messages] = {}
         """The prompt of each task (by ``Task.key``) of the last ``propose`` call."""
         self.last_usages: list[Usage] = []
         """Usage per task of the last ``propose`` call, in task order."""
+        self.last_errors: list[str | None] = []
+        """Why the rule request of each task of the last ``propose`` call failed for good (None: answered).
+        A failed request's hypotheses are empty texts with ``meta["error"]``: never rules to score."""
 
     def messages(self, task: Task) -> Messages:
         p = self.prompts.for_suite(task.suite, task.answer_type)
@@ -41,6 +51,8 @@ class ModelProposer:
         self.calls += len(prompts)
         self.last_prompts = {t.key: p for t, p in zip(tasks, prompts)}
         self.last_usages = [c.usage for c in completions]
+        self.last_errors = [c.error for c in completions]
+        self._warn_if_identical(completions, n)
         out = []
         for c in completions:
             self._usage = self._usage + c.usage
@@ -50,6 +62,24 @@ class ModelProposer:
                 Hypothesis(t, extract_program(t) if self.program else None, dict(meta)) for t in texts
             ])
         return out
+
+    def _warn_if_identical(self, completions: list, n: int) -> None:
+        """The n samples at temperature > 0 of every request so far (at least ``IDENTICAL_AFTER``) all the
+        same: the server likely ignores temperature, and one rule makes no preference pair. Said once."""
+        if self._warned is not None or n < 2 or self.temperature <= 0:
+            return
+        for c in completions:
+            if c.error is None and len(c.texts) > 1:
+                self._sampled += 1
+                if len(set(c.texts)) > 1:
+                    self._warned = False  # the server does sample: never warn
+                    return
+        if self._sampled >= IDENTICAL_AFTER:
+            self._warned = True
+            warnings.warn(
+                f"{self.backend.spec}: all {n} rule samples of each of {self._sampled} request(s) at temperature "
+                f"{self.temperature:g} are identical; the server may ignore temperature (check its sampling "
+                "settings), and identical rules give no preference pairs", stacklevel=2)
 
     def usage(self) -> Usage:
         return self._usage

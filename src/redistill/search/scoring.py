@@ -46,7 +46,12 @@ def apply_rules(
     """Apply many (task, rule, example) triples in one follower batch and judge each result."""
     requests = [ApplyRequest(task, hyp, ex.input) for task, hyp, ex in items]
     outputs = follower.apply(requests) if requests else []
-    return [judge(task, ex, response, prompt, strict) for (task, _, ex), (response, prompt) in zip(items, outputs)]
+    errors = (getattr(follower, "last_errors", None) or []) if requests else []
+    apps = [judge(task, ex, response, prompt, strict) for (task, _, ex), (response, prompt) in zip(items, outputs)]
+    for app, error in zip(apps, errors):
+        if error is not None:
+            app.error, app.correct = error, None  # an outage is no verdict
+    return apps
 
 
 def score_rules(
@@ -66,13 +71,42 @@ def score_rules(
         rule.score += int(bool(app.correct))
 
 
+def proposal_error(hypotheses: list[Hypothesis]) -> str | None:
+    """Why the rule request behind these samples failed for good, or None."""
+    return next((h.meta["error"] for h in hypotheses if h.meta.get("error")), None)
+
+
+def task_failure(rules: list[ScoredRule], unseen: list[Application] = ()) -> dict[str, str] | None:
+    """``{"stage", "reason"}`` of the first model call of a task that failed for good, or None.
+
+    Such a task is not finished: it is recorded as a failure and retried on the next run, never
+    written as data (augment) or scored as a wrong answer (eval)."""
+    for r in rules:
+        if r.hypothesis.meta.get("error"):
+            return {"stage": "generate rules", "reason": str(r.hypothesis.meta["error"])}
+    for r in rules:
+        for a in r.applications:
+            if a.error:
+                return {"stage": "apply rules to seen", "reason": a.error}
+    for a in unseen:
+        if a.error:
+            return {"stage": "apply rules to unseen", "reason": a.error}
+    return None
+
+
 def propose_and_score(
     tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, n: int, strict: bool = False
 ) -> list[list[ScoredRule]]:
-    """Sample ``n`` hypotheses per task, dedupe them, score each unique one on the seen examples."""
+    """Sample ``n`` hypotheses per task, dedupe them, score each unique one on the seen examples.
+
+    A task whose rule request failed keeps one unscored rule carrying the error (see ``task_failure``):
+    its empty samples are not applied, so an outage costs no application calls."""
     proposals = proposer.propose(tasks, n)
     rules = [dedupe(hyps) for hyps in proposals]
-    score_rules(tasks, rules, follower, strict)
+    ok = [i for i, hyps in enumerate(proposals) if proposal_error(hyps) is None]
+    score_rules([tasks[i] for i in ok], [rules[i] for i in ok], follower, strict)
+    for i in set(range(len(tasks))) - set(ok):
+        rules[i] = rules[i][:1]
     return rules
 
 

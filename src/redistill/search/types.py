@@ -43,9 +43,15 @@ class Application:
     parsed: str | None
     correct: bool | None
     prompt: Messages | None = None
+    error: str | None = None
+    """Set when the model call behind ``response`` failed for good (an outage, not a wrong answer):
+    the task it belongs to is not finished, and never becomes data or a scored row."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["error"] is None:
+            del d["error"]
+        return d
 
 
 @dataclass

@@ -7,6 +7,7 @@ It is found from a file path, or a data folder in the published layout (``--data
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Sequence
@@ -135,6 +136,10 @@ def parse_task(obj: dict, suite: Suite, path: Path, lineno: int) -> Task:
         raise located(path, lineno, "train", "empty: a task needs at least one seen example")
     test = _examples(obj["test"], path, lineno, "test", suite.answer_type)
     task_id = obj.get("idx", obj.get("id", lineno - 1))
+    if isinstance(task_id, bool) or not isinstance(task_id, (int, str)):
+        field = "idx" if "idx" in obj else "id"
+        raise located(path, lineno, field, f"a task id is an integer or a string, got {type(task_id).__name__} "
+                      f"{json.dumps(task_id)[:40]}")
     meta = {k: v for k, v in obj.items() if k not in ("idx", "id", "train", "test")}
     return Task(task_id, suite.name, train, test, meta, suite.answer_type)
 
@@ -142,6 +147,9 @@ def parse_task(obj: dict, suite: Suite, path: Path, lineno: int) -> Task:
 def load_file(path: str | Path, suite: Suite) -> list[Task]:
     path = Path(path)
     tasks = [parse_task(obj, suite, path, lineno) for lineno, obj in iter_jsonl(path)]
+    if not tasks:
+        raise located(path, None, None, f"no tasks in this file (suite {suite.name!r}); a suite file holds one "
+                      "task per line: {\"idx\", \"train\": [...], \"test\": [...]}")
     seen: dict[Any, int] = {}
     for t in tasks:
         if t.id in seen:
@@ -182,5 +190,12 @@ def load_tasks(
     s = get_suite(suite, answer_type)
     if s.relpath is None and data is None:
         raise RedistillError(f"custom suite {suite!r} needs --data pointing at its JSONL file")
-    tasks = split_tasks(load_file(resolve_path(s, data), s), split, ids)
+    path = resolve_path(s, data)
+    every = load_file(path, s)
+    tasks = split_tasks(every, split, ids)
+    if not tasks:
+        raise RedistillError(f"{path}: split {split!r} of its {len(every)} task(s) is empty (test takes the last "
+                             "10%, train the first 90%); use --split all, or a file with more tasks")
+    if limit is not None and limit < 1:
+        raise RedistillError(f"--limit must be at least 1, got {limit}")
     return tasks[:limit] if limit is not None else tasks
