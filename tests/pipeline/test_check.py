@@ -25,6 +25,8 @@ BAD = [
     ("eval.max_tokens=0", "eval.max_tokens"),
     ("eval.chunk_size=-4", "eval.chunk_size"),
     ("suites=[]", "field 'suites'"),
+    ("api.concurrency=0", "api.concurrency"),
+    ("api.timeout=0", "api.timeout"),
     ("student.scratch.num_heads=3", "not a multiple of num_heads 3"),
     ("student.scratch.hidden_size=-8", "student.scratch.hidden_size"),
     ("student.scratch.vocab_size=10", "student.scratch.vocab_size"),
@@ -58,9 +60,14 @@ def test_an_api_row_is_built_with_the_options_the_stage_passes():
     from redistill.llm.factory import make_backend
     from redistill.pipeline.evaluate import backend_options
 
+    from redistill.pipeline.config import ApiConfig
+
     spec = "openai:gpt-4o@http://127.0.0.1:9/v1"
-    assert backend_options(spec, 0) == {}
-    make_backend(spec, cache=None, **backend_options(spec, 0))  # once: "unknown option(s) seed"
+    assert backend_options(spec, 0) == {"concurrency": 32, "timeout": 120.0, "max_retries": 6}  # no seed
+    slow = ApiConfig(concurrency=1, timeout=900, max_retries=2)  # the run config's api block reaches the row
+    assert backend_options(spec, 0, slow) == {"concurrency": 1, "timeout": 900, "max_retries": 2}
+    backend = make_backend(spec, cache=None, **backend_options(spec, 0, slow))  # once: "unknown option(s) seed"
+    assert backend.concurrency == 1
     assert backend_options("hf:some/model", 3) == {"seed": 3}
 
 

@@ -76,7 +76,7 @@ def check_stages(cfg: RunConfig) -> None:
         except RedistillError as err:
             raise RedistillError(f"{where}: {err}") from None
         if ":" in e.model:
-            check_spec(e.model, where, **backend_options(e.model, cfg.eval.seed))
+            check_spec(e.model, where, **backend_options(e.model, cfg.eval.seed, cfg.api))
 
 
 def check_run(cfg: RunConfig) -> list[str]:
@@ -100,7 +100,7 @@ def check_run(cfg: RunConfig) -> list[str]:
             n_test = len(load_tasks(s.name, s.data, "test", answer_type=s.answer_type))
             lines.append(f"suite {s.name}: {n_train} train / {n_test} test tasks from the published file")
     if cfg.teacher != "library":
-        check_spec(cfg.teacher, "teacher")
+        check_spec(cfg.teacher, "teacher", **cfg.api.options(cfg.teacher))
     lines.append(f"teacher {cfg.teacher}: {cfg.augment.hypotheses} hypotheses per task, follower {cfg.augment.follower}")
     base = cfg.student.base
     if base != "scratch" and Path(base).exists() is False and "/" not in base:

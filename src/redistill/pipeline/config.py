@@ -79,6 +79,20 @@ class AugmentConfig(_Strict):
                                            "within 24 h; resumes by polling).")
 
 
+class ApiConfig(_Strict):
+    """How every ``openai:`` backend of the run (teacher and eval rows) talks to its server."""
+
+    concurrency: int = Field(32, ge=1, description="Requests in flight at once (lower for a one-at-a-time server).")
+    timeout: float = Field(120.0, gt=0, description="Seconds before a request is abandoned and retried.")
+    max_retries: int = Field(6, ge=0, description="Retries of a failed request (429, 5xx, timeouts) by the SDK.")
+
+    def options(self, spec: str) -> dict[str, Any]:
+        """The backend options for ``spec`` (none for local engines)."""
+        if not spec.startswith("openai:"):
+            return {}
+        return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries}
+
+
 class BuildConfig(_Strict):
     paper_compat: bool = False
     min_score: int | None = Field(None, ge=0)
@@ -144,6 +158,7 @@ class RunConfig(_Strict):
     teacher: str = Field("library", description="`library` (offline rule library) or a backend spec.")
     unsafe_sandbox: bool = Field(False, description="Run python-follower programs (augment and eval) WITHOUT the "
                                  "bubblewrap sandbox, under the old in-process guard only. Not recommended.")
+    api: ApiConfig = Field(default_factory=ApiConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from redistill.errors import RedistillError
 from redistill.eval.runner import EvalConfig as RunnerConfig
 from redistill.eval.runner import run_eval
+from redistill.pipeline.config import ApiConfig
 
 if TYPE_CHECKING:
     from redistill.pipeline.config import EvalEntry, RunConfig
@@ -32,9 +33,9 @@ def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
     return model, []
 
 
-def backend_options(spec: str, seed: int) -> dict:
+def backend_options(spec: str, seed: int, api: ApiConfig | None = None) -> dict:
     """The options the eval stage builds a row's backend with (an API server takes no engine seed)."""
-    return {} if spec.startswith("openai:") else {"seed": seed}
+    return (api or ApiConfig()).options(spec) if spec.startswith("openai:") else {"seed": seed}
 
 
 def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
@@ -66,7 +67,7 @@ def run_entries(p: Pipeline) -> None:
         key = (cfg.model, tuple(cfg.adapters))
         if key not in backends:  # one loaded model serves every row that uses it
             backends[key] = make_backend(cfg.model, adapter=cfg.adapters or None,
-                                         **backend_options(cfg.model, cfg.seed))
+                                         **backend_options(cfg.model, cfg.seed, p.cfg.api))
         out = p.eval_dir(entry.name)
         summaries = run_eval(cfg, out, backends[key], suites=tasks)
         failed += [f"{entry.name} · {suite}: {s['failed']} task(s) (see {s['failures_file']})"

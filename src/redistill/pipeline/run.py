@@ -183,12 +183,13 @@ class Pipeline:
 
         a = self.cfg.augment
         params = AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower, a.max_tokens, a.strict)
-        options: dict = {}
+        options = self.cfg.api.options(self.cfg.teacher)
         cost_fn = cost_fn_for(self.cfg.teacher)
         if a.batch:
             from redistill.distill.batch import batch_cost, batch_options
 
-            options, cost_fn = batch_options(self.cfg.teacher, self.run), batch_cost(cost_fn)
+            options.update(batch_options(self.cfg.teacher, self.run))
+            cost_fn = batch_cost(cost_fn)
         proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox,
                                                    **options)
         status = "done"
