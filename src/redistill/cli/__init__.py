@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> None:
             if isinstance(e, mod.ClickException):
                 e.show()
                 sys.exit(e.exit_code)
-            if isinstance(e, mod.Exit):
+            exit_, abort = getattr(mod, "Exit", None), getattr(mod, "Abort", None)  # typer._click has neither
+            if exit_ is not None and isinstance(e, exit_):
                 sys.exit(e.exit_code)
-            if isinstance(e, mod.Abort):
+            if abort is not None and isinstance(e, abort):
                 sys.exit(130)
         import typer
 

@@ -102,9 +102,12 @@ def align(
 
 
 def _lock(output_dir: str | None, what: str):
-    """One training run per output folder (the stage itself reports a missing --out)."""
+    """One training run per output folder (the stage itself reports a missing --out). Under
+    ``accelerate launch`` the processes of one run share the folder: only the main one holds the lock."""
+    import os
     from contextlib import nullcontext
 
     from redistill.locks import stage_lock
 
-    return stage_lock(output_dir, "train", what) if output_dir else nullcontext()
+    main_process = os.environ.get("RANK", "0") == "0"
+    return stage_lock(output_dir, "train", what) if output_dir and main_process else nullcontext()
