@@ -58,9 +58,8 @@ def test_quickstart_checks_clean(capsys):
 
 def test_an_api_row_is_built_with_the_options_the_stage_passes():
     from redistill.llm.factory import make_backend
-    from redistill.pipeline.evaluate import backend_options
-
     from redistill.pipeline.config import ApiConfig
+    from redistill.pipeline.evaluate import backend_options
 
     spec = "openai:gpt-4o@http://127.0.0.1:9/v1"
     assert backend_options(spec, 0) == {"concurrency": 32, "timeout": 120.0, "max_retries": 6}  # no seed
