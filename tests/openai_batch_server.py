@@ -23,7 +23,7 @@ from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .openai_server import echo_responder
+from .openai_server import LoopbackServer, echo_responder
 
 
 @dataclass
@@ -50,7 +50,7 @@ def completion(body: dict, n_seen: int, responder=echo_responder) -> dict:
                       "total_tokens": prompt_tokens + completion_tokens}}
 
 
-class FakeBatchServer:
+class FakeBatchServer(LoopbackServer):
     def __init__(self, polls: int = 2, responder=echo_responder):
         self.polls, self.responder = polls, responder
         self.hold = False
@@ -65,11 +65,6 @@ class FakeBatchServer:
         self._polled: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     # -- batch logic -----------------------------------------------------------------------------
     def _new_file(self, data: bytes, purpose: str, name: str) -> dict:
@@ -189,19 +184,5 @@ class FakeBatchServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeBatchServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -73,7 +73,38 @@ class Fault:
         return cls(401, '{"error": {"message": "invalid api key", "type": "invalid_request_error"}}')
 
 
-class FakeOpenAIServer:
+class LoopbackServer:
+    """Serve a request handler on 127.0.0.1 from a daemon thread; ``with`` starts and stops it."""
+
+    _httpd: ThreadingHTTPServer | None = None
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def start(self):  # pragma: no cover - each server defines its handler
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class FakeOpenAIServer(LoopbackServer):
     """``/v1/chat/completions`` with ``n`` and ``usage`` on a free port, served from a thread."""
 
     def __init__(self, responder: Responder = echo_responder, ignore_n: bool = False, port: int = 0):
@@ -87,12 +118,6 @@ class FakeOpenAIServer:
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def start(self) -> FakeOpenAIServer:
         server = self
@@ -149,20 +174,5 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._serve(Handler, self.port)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
