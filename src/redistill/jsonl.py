@@ -80,23 +80,34 @@ def _lines(path: Path) -> list[bytes]:
         raise located(path, None, None, f"cannot read ({e.strerror})") from None
 
 
+def _parse(path: Path, allow_cut: bool) -> tuple[list[tuple[int, dict]], bool]:
+    """The ``(line number, object)`` rows of a JSONL file, and whether its last line was cut (only with
+    ``allow_cut``: a kill mid-write, left out). Any other bad line (bad JSON, not an object, not UTF-8
+    text) raises an error naming file and line."""
+    if not path.exists():
+        raise located(path, None, None, "file not found")
+    lines = _lines(path)
+    rows: list[tuple[int, dict]] = []
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            if allow_cut and all(not rest.strip() for rest in lines[i + 1 :]) and _cut(raw):
+                return rows, True
+            _decode(raw, path, i + 1)  # not UTF-8: says so
+            raise located(path, i + 1, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise located(path, i + 1, None, f"expected a JSON object, got {type(obj).__name__}")
+        rows.append((i + 1, obj))
+    return rows, False
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)``; a malformed line (bad JSON, not an object, not UTF-8) raises an
     error naming file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise located(path, None, None, "file not found")
-    for lineno, raw in enumerate(_lines(path), 1):
-        line = _decode(raw, path, lineno)
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise located(path, lineno, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise located(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
-        yield lineno, obj
+    yield from _parse(Path(path), allow_cut=False)[0]
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -115,26 +126,9 @@ def _cut(raw: bytes) -> bool:
 
 
 def parse_appended(path: Path) -> tuple[list[tuple[int, dict]], bool]:
-    """The ``(line number, object)`` rows of an append-only JSONL file, and whether its last line was cut
-    (a kill mid-write: bad JSON or a UTF-8 character cut in two), which is left out. Any other bad line
-    (bad JSON, not an object, not UTF-8 text) raises an error naming file and line."""
-    lines = _lines(path)
-    rows: list[tuple[int, dict]] = []
-    for i, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        is_last = all(not rest.strip() for rest in lines[i + 1 :])
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            if is_last and _cut(raw):
-                return rows, True
-            _decode(raw, path, i + 1)  # not UTF-8: says so
-            raise located(path, i + 1, None, f"not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise located(path, i + 1, None, f"expected a JSON object (one record per line), got {type(obj).__name__}")
-        rows.append((i + 1, obj))
-    return rows, False
+    """The rows of an append-only JSONL file, and whether its last line was cut (a kill mid-write: bad
+    JSON or a UTF-8 character cut in two), which is left out; any other bad line is an error."""
+    return _parse(Path(path), allow_cut=True)
 
 
 def read_jsonl_repairing(path: str | Path) -> list[dict]:

@@ -7,7 +7,7 @@ wrongly on the rest, so every rule's score is known in advance.
 from __future__ import annotations
 
 from redistill.llm.types import Usage
-from redistill.search.types import ApplyRequest, Hypothesis
+from redistill.search.types import Answer, ApplyRequest, Hypothesis, Proposal
 from redistill.tasks.model import Example, Task
 
 
@@ -30,12 +30,12 @@ class ScriptedProposer:
         self.calls: list[list[object]] = []
         self._usage = Usage()
 
-    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
+    def propose(self, tasks: list[Task], n: int) -> list[Proposal]:
         self.calls.append([t.id for t in tasks])
         out = []
         for t in tasks:
             texts = self.script[t.id]
-            out.append([Hypothesis(texts[i % len(texts)]) for i in range(n)])
+            out.append(Proposal([Hypothesis(texts[i % len(texts)]) for i in range(n)], usage=Usage(20, 5 * n), calls=1))
             self._usage = self._usage + Usage(20, 5 * n)
         return out
 
@@ -52,14 +52,15 @@ class ScriptedFollower:
         self.requests: list[tuple[object, str, object]] = []
         self._usage = Usage()
 
-    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, list[dict[str, str]] | None]]:
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
         out = []
         for r in requests:
             self.requests.append((r.task.id, r.hypothesis.text, r.input))
             index = next(i for i, ex in enumerate(r.task.train) if ex.input == r.input)
             gold = r.task.train[index].output
             response = gold if index < rule_level(r.hypothesis.text) else "[-1]"
-            out.append((response, [{"role": "user", "content": f"{r.hypothesis.text}\nInput: {r.input}"}]))
+            prompt = [{"role": "user", "content": f"{r.hypothesis.text}\nInput: {r.input}"}]
+            out.append(Answer(response, prompt, Usage(10, 3), calls=1))
             self._usage = self._usage + Usage(10, 3)
         return out
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import redistill.cli.eval as eval_cli
+import redistill.llm.factory as factory
 from redistill.jsonl import read_jsonl
 from tests.cli_runner import run
 from tests.search.fixtures import LIST_TASKS, write_tasks
@@ -26,11 +26,11 @@ TESTS = Path(__file__).resolve().parents[2]  # the repo root, so `tests.search` 
 def backends(monkeypatch):
     made = []
 
-    def fake(spec, adapters, cache):
-        made.append({"spec": spec, "adapters": adapters, "cache": cache})
+    def fake(spec, adapter=None, cache="default", **options):
+        made.append({"spec": spec, "adapters": adapter, "cache": cache})
         return ScriptedBackend()
 
-    monkeypatch.setattr(eval_cli, "_make_backend", fake)
+    monkeypatch.setattr(factory, "make_backend", fake)
     return made
 
 
@@ -87,9 +87,9 @@ def test_real_list_function_and_acre_test_splits(tmp_path, backends, benchmarks_
 SCRIPT = """
 import sys
 sys.path[:0] = [{src!r}, {tests!r}]
-import redistill.cli.eval as ev
+import redistill.llm.factory as factory
 from tests.search.scripted import ScriptedBackend
-ev._make_backend = lambda spec, adapters, cache: ScriptedBackend(delay=0.3)
+factory.make_backend = lambda spec, **kw: ScriptedBackend(delay=0.3)
 from redistill.cli import main
 main(sys.argv[1:])
 """

@@ -34,7 +34,7 @@ def test_search_writes_traces_and_summary(tmp_path, lists):
     assert s["accuracy"] == pytest.approx(LIST_SEARCH_ACCURACY) and s["task_accuracy"] == 0.75
     assert s["oracle_accuracy"] >= s["accuracy"] and s["perfect_rule_rate"] == 1.0
     assert s["calls"] == sum(r["usage"]["calls"] for r in rows) > 0
-    assert s["cost"] is None  # no price hook given
+    assert s["cost_usd"] is None  # no price hook given
     assert json.loads((out / "config.json").read_text())["hypotheses"] == 10
 
 
@@ -43,7 +43,7 @@ def test_io_and_cost_hook(tmp_path, lists):
     s = run_eval(config(lists, method="io"), out, ScriptedBackend(),
                  cost_fn=lambda u: u.prompt_tokens * 1e-6 + u.completion_tokens * 2e-6)["list_func"]
     assert s["accuracy"] == pytest.approx(LIST_IO_ACCURACY) and s["calls"] == 5
-    assert s["cost"] == pytest.approx(s["prompt_tokens"] * 1e-6 + s["completion_tokens"] * 2e-6)
+    assert s["cost_usd"] == pytest.approx(s["prompt_tokens"] * 1e-6 + s["completion_tokens"] * 2e-6)
 
 
 def test_strict_and_normal_both_from_traces(tmp_path, lists):

@@ -11,7 +11,7 @@ from redistill.search.engine import run_search
 from redistill.search.followers import LLMFollower, PythonFollower
 from redistill.search.proposers import ModelProposer
 from redistill.search.scoring import select_best
-from redistill.search.types import Hypothesis, ScoredRule
+from redistill.search.types import Hypothesis, Proposal, ScoredRule
 from redistill.tasks import load_tasks
 
 from .fixtures import ACRE_TASKS, LIST_IO_ACCURACY, LIST_SEARCH_ACCURACY, LIST_TASKS, write_tasks
@@ -102,7 +102,7 @@ def test_unparseable_answers_are_misses_with_raw_text(list_tasks):
         name = "gibberish"
 
         def propose(self, tasks, n):
-            return [[Hypothesis("flip it somehow")] * n for _ in tasks]
+            return [Proposal([Hypothesis("flip it somehow")] * n) for _ in tasks]
 
     backend = ScriptedBackend()
     rows = run_search(list_tasks, Gibberish(), LLMFollower(backend, PROMPTS), H=3)

@@ -9,7 +9,7 @@ import pytest
 from redistill.errors import RedistillError
 from redistill.search.pruning import alive, rounds, score_rules_pruned
 from redistill.search.scoring import score_rules, select_best
-from redistill.search.types import Hypothesis, ScoredRule
+from redistill.search.types import Answer, Hypothesis, ScoredRule
 from redistill.tasks import Example, Task
 
 from .scripted import ScriptedBackend
@@ -29,7 +29,7 @@ class TableFollower:
         out = []
         for r in requests:
             ok = self.table[(r.hypothesis.text, r.input)]
-            out.append((r.task.train[int(r.input.strip("[]"))].output if ok else "[]", None))
+            out.append(Answer(r.task.train[int(r.input.strip("[]"))].output if ok else "[]"))
         return out
 
     def usage(self):
@@ -113,6 +113,6 @@ def test_identical_applications_are_sent_once(list_tasks):  # noqa: F811
     requests = [ApplyRequest(a, rule, "[1, 2]"), ApplyRequest(b, rule, "[1, 2]"), ApplyRequest(a, rule, "[3]"),
                 ApplyRequest(a, rule, "[1, 2]")]
     out = follower.apply(requests)
-    assert backend.requests == 2 and follower.calls == 2
-    assert [o[0].strip() for o in out] == ["[2, 1]", "[2, 1]", "[3]", "[2, 1]"]
-    assert follower.last_usages[1].prompt_tokens == 0 < follower.last_usages[0].prompt_tokens
+    assert backend.requests == 2 and sum(a.calls for a in out) == 2
+    assert [a.response.strip() for a in out] == ["[2, 1]", "[2, 1]", "[3]", "[2, 1]"]
+    assert out[1].usage.prompt_tokens == 0 < out[0].usage.prompt_tokens

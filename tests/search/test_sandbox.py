@@ -102,7 +102,7 @@ def test_python_follower_uses_program_or_text_and_misses_without_one():
         ApplyRequest(task, Hypothesis("reverse the list"), "[1, 2]"),
     ]
     out = follower.apply(reqs)
-    assert [r for r, _ in out] == ["[2, 1]", "[1, 2, 3]", "error: no python program in the rule"]
+    assert [a.response for a in out] == ["[2, 1]", "[1, 2, 3]", "error: no python program in the rule"]
     assert follower.usage().prompt_tokens == 0
 
 

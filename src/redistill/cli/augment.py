@@ -25,17 +25,6 @@ from redistill.jsonl import write_json
 console = make_console()
 
 
-def _cost_fn(teacher: str, price_in: float | None, price_out: float | None):
-    """USD per million tokens given on the command line, else the backend price table (if it knows the model)."""
-    if price_in is not None or price_out is not None:
-        return lambda u: (u.prompt_tokens * (price_in or 0.0) + u.completion_tokens * (price_out or 0.0)) / 1e6
-    try:
-        from redistill.llm.usage import cost_fn_for  # provided by the backends work; wired by the lead
-    except ImportError:
-        return None
-    return cost_fn_for(teacher)
-
-
 def augment(
     teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher (openai:gpt-4o, hf:PATH...) or `library` (the offline rule library).")],
     suite: Annotated[list[str], typer.Option("--suite", help="Suites to augment, repeatable or comma-separated.")],
@@ -68,6 +57,7 @@ def augment(
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
     from redistill.distill.augment import AugmentParams, estimate_augment, make_teacher, run_augment
     from redistill.llm.openai_batch import BATCH_DISCOUNT
+    from redistill.llm.usage import cost_fn_for, model_name
     from redistill.prompts import load_prompts
     from redistill.tasks import load_tasks
 
@@ -80,7 +70,10 @@ def augment(
         follower = "library"  # the library teacher's rules are applied exactly, at no cost
     params = AugmentParams(hypotheses, rule_temperature, apply_temperature, follower, max_tokens, strict)
     ps = load_prompts(prompts)
-    cost_fn = _cost_fn(teacher, price_in, price_out)
+    # one price source: the flags (USD per 1M tokens) over the built-in table, for the records and the ledger
+    prices = {model_name(teacher): (price_in or 0.0, price_out or 0.0)} \
+        if price_in is not None or price_out is not None else None
+    cost_fn = cost_fn_for(teacher, prices)
     if dry_run:
         table = Table(title=f"augment {', '.join(names)} ({split}) with {teacher}: estimate")
         for col in ("suite", "tasks", "rule requests", "apply requests", "calls", "prompt tokens",
@@ -96,6 +89,8 @@ def augment(
         return
 
     options = api_options(teacher, concurrency, timeout, max_retries)
+    if prices and teacher.startswith("openai:"):
+        options["prices"] = prices
     if batch:
         from redistill.distill.batch import batch_chunk, batch_cost, batch_options
 

@@ -23,13 +23,6 @@ def _opt(name: str, *flags: str, **limits: float) -> typer.models.OptionInfo:
     return typer.Option(*flags, help=_HELP[name], **limits)
 
 
-def _make_backend(spec: str, adapters: list[str] | None, cache, **options):
-    """Build the backend (imported here: the backends live in ``redistill.llm.factory``)."""
-    from redistill.llm.factory import make_backend
-
-    return make_backend(spec, adapter=adapters, cache=cache, **options)
-
-
 def eval_command(
     model: Annotated[str, _opt("model", "--model")],
     suite: Annotated[list[str], _opt("suites", "--suite")],
@@ -72,10 +65,11 @@ def eval_command(
     )
     suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
     from redistill.cli.options import api_options, cache_choice
+    from redistill.llm import factory
     from redistill.llm.usage import cost_fn_for
 
-    backend = _make_backend(model, cfg.adapters or None, cache_choice(cache_dir, no_cache),
-                            **api_options(model, concurrency, timeout, max_retries))
+    backend = factory.make_backend(model, adapter=cfg.adapters or None, cache=cache_choice(cache_dir, no_cache),
+                                   **api_options(model, concurrency, timeout, max_retries))
     summaries = run_eval(cfg, out, backend, cost_fn=cost_fn_for(model), console=console, suites=suites)
     from redistill.llm.usage import write_ledger
 

@@ -24,6 +24,7 @@ from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
 from redistill.llm.types import Usage
 from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
+from redistill.search.results import TaskMeter
 from redistill.search.scoring import propose_and_score, task_failure
 from redistill.search.types import RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task, format_value
@@ -185,21 +186,6 @@ def check_lines(path: Path, rows: list[dict], teacher_spec: str, params: Augment
                           "folder, or the same parameters to resume")
 
 
-def _split(total: int, weights: list[int]) -> list[int]:
-    """Share an integer total out by weights (remainder to the last), so per-task sums equal the total."""
-    if not weights:
-        return []
-    ws = weights if sum(weights) else [1] * len(weights)
-    shares = [total * w // sum(ws) for w in ws]
-    shares[-1] += total - sum(shares)
-    return shares
-
-
-def _usage_of(obj: object) -> Usage:
-    fn = getattr(obj, "usage", None)
-    return fn() if callable(fn) else Usage()
-
-
 def task_record(task: Task, rules: list[ScoredRule], teacher_spec: str, params: AugmentParams,
                 prompt: list[dict[str, str]], usage: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -215,26 +201,11 @@ def task_record(task: Task, rules: list[ScoredRule], teacher_spec: str, params: 
     }
 
 
-def _chunk_records(chunk: list[Task], rules: list[list[ScoredRule]], d_prop: Usage, d_foll: Usage,
-                   teacher_spec: str, params: AugmentParams, prompts: Prompts, cost_fn: CostFn | None) -> list[dict]:
-    """Records of a finished chunk; the chunk's usage is shared out: rule tokens evenly over its
-    tasks (one n-request each), application tokens by each task's number of applications."""
-    n_apps = [sum(len(r.applications) for r in task_rules) for task_rules in rules]
-    ones = [1] * len(chunk)
-    shares = zip(_split(d_prop.prompt_tokens, ones), _split(d_prop.completion_tokens, ones),
-                 _split(d_foll.prompt_tokens, n_apps), _split(d_foll.completion_tokens, n_apps))
-    records = []
-    for task, task_rules, apps, (pp, pc, fp, fc) in zip(chunk, rules, n_apps, shares):
-        u = Usage(pp + fp, pc + fc)
-        usage = {
-            "calls": 1 + (apps if params.follower == "llm" else 0),
-            "prompt_tokens": u.prompt_tokens,
-            "completion_tokens": u.completion_tokens,
-            "cost_usd": round(cost_fn(u), 8) if cost_fn else 0.0,
-        }
-        records.append(task_record(task, task_rules, teacher_spec, params,
-                                   rule_prompt(prompts, task, params.follower), usage))
-    return records
+def _usage_json(row: dict[str, int], cost_fn: CostFn | None) -> dict[str, Any]:
+    """A task's ``usage`` field: its own calls and tokens (``TaskMeter.row``) and their cost."""
+    u = Usage(row["prompt_tokens"], row["completion_tokens"])
+    return {"calls": row["calls"], "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "cost_usd": round(cost_fn(u), 8) if cost_fn else 0.0}
 
 
 def run_augment(
@@ -299,12 +270,11 @@ def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, 
                     result.stopped_for_budget = True
                     break
             chunk = todo[i : i + size]
-            before_p, before_f = _usage_of(proposer), _usage_of(follower)
-            rules = propose_and_score(chunk, proposer, follower, params.hypotheses, params.strict)
-            d_prop = _diff(_usage_of(proposer), before_p)
-            d_foll = _diff(_usage_of(follower), before_f)
-            records = _chunk_records(chunk, rules, d_prop, d_foll, teacher_spec, params, prompts, cost_fn)
-            for task, task_rules, rec in zip(chunk, rules, records):
+            meter = TaskMeter()
+            rules = propose_and_score(chunk, proposer, follower, params.hypotheses, params.strict, meter)
+            for task, task_rules in zip(chunk, rules):
+                rec = task_record(task, task_rules, teacher_spec, params, rule_prompt(prompts, task, params.follower),
+                                  _usage_json(meter.row(task.key), cost_fn))
                 u = rec["usage"]
                 result.calls += u["calls"]
                 result.usage = result.usage + Usage(u["prompt_tokens"], u["completion_tokens"])
@@ -347,10 +317,6 @@ def _drop_duplicates(path: Path, rows: list[dict]) -> list[dict]:
     return unique
 
 
-def _diff(after: Usage, before: Usage) -> Usage:
-    return Usage(after.prompt_tokens - before.prompt_tokens, after.completion_tokens - before.completion_tokens)
-
-
 class _Bar:
     """Rich progress: tasks, calls, tokens, spend and an estimate of the spend still to come."""
 
@@ -359,13 +325,10 @@ class _Bar:
         self.ledger, self.calls0 = ledger, ledger.calls if ledger is not None else 0
         if not enabled:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from redistill.progress import progress_bar
 
-        self.progress = Progress(
-            TextColumn("augment"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-        )
-        self.task = self.progress.add_task("tasks", total=total, completed=already, info="")
+        self.progress = progress_bar("{task.fields[info]}")
+        self.task = self.progress.add_task("augment", total=total, completed=already, info="")
         self.already = already
 
     def __enter__(self) -> _Bar:

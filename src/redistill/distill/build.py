@@ -44,7 +44,8 @@ from redistill.fingerprint import changed, fingerprint
 from redistill.jsonl import parse_appended, write_json, write_jsonl
 from redistill.locks import stage_lock
 from redistill.prompts import Prompts, apply_rule_messages
-from redistill.search.scoring import normalise_rule
+from redistill.search.scoring import dedupe, normalise_rule
+from redistill.search.types import Hypothesis
 from redistill.tasks import format_value, get_suite
 
 VERSION = 1
@@ -181,10 +182,9 @@ def input_hash(run_dir: str | Path) -> str:
 
 def _unique_rules(rules: list[dict]) -> list[dict]:
     """Unique by whitespace-normalised text (first kept), best first; ties keep sample order."""
-    by_text: dict[str, dict] = {}
-    for i, r in enumerate(rules):
-        by_text.setdefault(normalise_rule(r["rule"]), {**r, "_order": r.get("first_index", i)})
-    return sorted(by_text.values(), key=lambda r: (-r["score"], r["_order"]))
+    firsts = [u.first_index for u in dedupe([Hypothesis(r["rule"]) for r in rules])]
+    unique = [{**rules[i], "_order": rules[i].get("first_index", i)} for i in firsts]
+    return sorted(unique, key=lambda r: (-r["score"], r["_order"]))
 
 
 def _assistant(text: str) -> dict[str, str]:

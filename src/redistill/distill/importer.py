@@ -40,7 +40,7 @@ from redistill.distill.stats import Tally
 from redistill.errors import RedistillError, located
 from redistill.jsonl import read_jsonl, read_jsonl_repairing, write_json, write_jsonl
 from redistill.prompts import Prompts
-from redistill.search.scoring import normalise_rule
+from redistill.search.scoring import dedupe
 from redistill.search.types import Application, Hypothesis, ScoredRule
 from redistill.tasks import SUITES, Task, format_value, get_answer_type, get_suite, load_tasks
 
@@ -74,7 +74,7 @@ def _task_rules(task: Task, hypos: list, applies: list | None, cursor: int, appl
                 hypo_path: Path, i: int) -> tuple[list[ScoredRule], int]:
     """Unique rules of one task (duplicate samples counted), with their applications when given."""
     checker = get_answer_type(task.answer_type)
-    by_text: dict[str, ScoredRule] = {}
+    sample_apps: list[list[Application]] = []
     for j, h in enumerate(hypos):
         if not isinstance(h, dict) or not isinstance(h.get("Rule"), str) or not isinstance(h.get("Score"), int):
             raise located(hypo_path, None, f"[{i}][{j}]", "expected {\"Rule\": text, \"Score\": integer}")
@@ -97,12 +97,11 @@ def _task_rules(task: Task, hypos: list, applies: list | None, cursor: int, appl
                 apps.append(Application(ex.input, ex.output, entry["response"], verdict.parsed, verdict.correct,
                                         [{"role": "user", "content": prompt}]))
                 cursor += 1
-        key = normalise_rule(h["Rule"])
-        if key in by_text:
-            by_text[key].count += 1
-        else:
-            by_text[key] = ScoredRule(Hypothesis(h["Rule"]), h["Score"], 1, j, apps)
-    return list(by_text.values()), cursor
+        sample_apps.append(apps)
+    rules = dedupe([Hypothesis(h["Rule"]) for h in hypos])
+    for r in rules:  # each unique rule keeps its first sample's score and applications
+        r.score, r.applications = hypos[r.first_index]["Score"], sample_apps[r.first_index]
+    return rules, cursor
 
 
 def import_reference_raw(

@@ -54,7 +54,7 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             if p.get("type"):
                 by_type[p["type"]].append(ok)
     usage = [r.get("usage") or {} for r in rows]
-    costs = [u.get("cost") for u in usage]
+    costs = [u.get("cost_usd", u.get("cost")) for u in usage]  # "cost": rows written before the rename
     search = [r for r in rows if r.get("rules")]
     out: dict[str, Any] = {
         "tasks": len(rows),
@@ -70,7 +70,7 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
         "calls": sum(u.get("calls", 0) for u in usage),
         "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
         "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-        "cost": round(sum(costs), 6) if costs and all(c is not None for c in costs) else None,
+        "cost_usd": round(sum(costs), 6) if costs and all(c is not None for c in costs) else None,
         "wall_s": round(sum(r.get("wall_s", 0.0) for r in rows), 3),
     }
     return out

@@ -42,11 +42,13 @@ def load_evaluation(folder: str | Path) -> dict[str, Any]:
     return {"dir": str(folder), "label": label_of(loaded["config"]), **loaded}
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A ratio as a percentage with one decimal, ``-`` when unknown."""
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _suites(evals: list[dict]) -> list[str]:
+def suite_order(evals: list[dict]) -> list[str]:
+    """Every suite of the evaluations, in the order they first appear."""
     order: list[str] = []
     for e in evals:
         order += [s for s in e["summary"] if s not in order]
@@ -55,23 +57,28 @@ def _suites(evals: list[dict]) -> list[str]:
 
 def comparison_rows(evals: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and cells: one row per evaluation, accuracy and task accuracy per suite (percent)."""
-    suites = _suites(evals)
+    suites = suite_order(evals)
     header = ["evaluation"] + [f"{s} {kind}" for s in suites for kind in ("acc", "task acc")]
     rows = []
     for e in evals:
         cells = [e["label"]]
         for s in suites:
             summary = e["summary"].get(s, {})
-            cells += [_pct(summary.get("accuracy")), _pct(summary.get("task_accuracy"))]
+            cells += [pct(summary.get("accuracy")), pct(summary.get("task_accuracy"))]
         rows.append(cells)
     return header, rows
 
 
-def markdown_table(evals: list[dict]) -> str:
-    header, rows = comparison_rows(evals)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+def md_table(header: list[str], rows: list[list[str]], right_align: bool = False) -> str:
+    """A markdown table; ``right_align``: every column but the first right-aligned."""
+    rule = ["---"] + ["---:" if right_align else "---"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+def markdown_table(evals: list[dict]) -> str:
+    return md_table(*comparison_rows(evals), right_align=True) + "\n"
 
 
 def comparison_table(evals: list[dict]) -> Table:
@@ -91,14 +98,14 @@ def summary_table(summaries: dict[str, dict], title: str = "Evaluation") -> Tabl
                 "cost", "wall s"):
         table.add_column(col, justify="left" if col == "suite" else "right")
     for suite, s in summaries.items():
-        cost = "-" if s.get("cost") is None else f"{s['cost']:.4f}"
+        cost = "-" if s.get("cost_usd") is None else f"{s['cost_usd']:.4f}"
         table.add_row(
-            suite, str(s["tasks"]), str(s.get("failed", 0)), _pct(s["accuracy"]), _pct(s["task_accuracy"]), _pct(s["strict"]["accuracy"]),
-            _pct(s.get("oracle_accuracy")), str(s["calls"]), str(s["prompt_tokens"] + s["completion_tokens"]),
+            suite, str(s["tasks"]), str(s.get("failed", 0)), pct(s["accuracy"]), pct(s["task_accuracy"]), pct(s["strict"]["accuracy"]),
+            pct(s.get("oracle_accuracy")), str(s["calls"]), str(s["prompt_tokens"] + s["completion_tokens"]),
             cost, f"{s['wall_s']:.1f}",
         )
         for qtype, value in (s.get("by_query_type") or {}).items():
-            table.add_row(f"  {qtype}", "", "", _pct(value), *[""] * 7)
+            table.add_row(f"  {qtype}", "", "", pct(value), *[""] * 7)
     return table
 
 

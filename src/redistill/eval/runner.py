@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from redistill.errors import RedistillError
 from redistill.eval.metrics import summarize
@@ -25,6 +25,7 @@ from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_json
 from redistill.llm.types import Backend, Usage
 from redistill.locks import stage_lock
+from redistill.progress import progress_bar
 from redistill.prompts import load_prompts
 from redistill.search.direct import run_direct
 from redistill.search.engine import run_search
@@ -182,7 +183,7 @@ def _run_chunk(cfg: EvalConfig, tasks: list[Task], backend, prompts) -> list[dic
     if cfg.follower == "llm":
         kw = {"temperature": cfg.apply_temperature, "max_tokens": cfg.max_tokens or 256, "seed": cfg.seed}
     follower = make_follower(cfg.follower, backend, prompts, **kw)
-    return run_search(tasks, proposer, follower, None, cfg.hypotheses, cfg.tie_break, cfg.early_stop,
+    return run_search(tasks, proposer, follower, cfg.hypotheses, cfg.tie_break, cfg.early_stop,
                       cfg.strict, cfg.use_oracle, on_stage=backend.stage, prune=cfg.prune)
 
 
@@ -228,10 +229,8 @@ def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | No
     console = console or Console()
     summary_path = out / "summary.json"
     summaries = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[tokens]} tok"), TextColumn("{task.fields[cost]}"), TimeElapsedColumn()]
     names: list[str] = []
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar("{task.fields[tokens]} tok {task.fields[cost]}", console) as progress:
         for suite, tasks in suites.items():
             name = tasks[0].suite if tasks else suite
             names.append(name)
@@ -252,7 +251,7 @@ def _run_eval(cfg: EvalConfig, out: Path, backend: Backend, cost_fn: CostFn | No
                     for row in rows:
                         row["wall_s"] = round(share, 4)
                         u = row["usage"]
-                        u["cost"] = cost_fn(Usage(u["prompt_tokens"], u["completion_tokens"])) if cost_fn else None
+                        u["cost_usd"] = cost_fn(Usage(u["prompt_tokens"], u["completion_tokens"])) if cost_fn else None
                         if "error" in row:  # an outage is no answer: record it apart, retry it next run
                             log.record(row["suite"], row["task"], row["error"]["stage"], row["error"]["reason"])
                             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from redistill.errors import RedistillError, located
 from redistill.jsonl import write_json
-from redistill.llm.types import ProgressFn, Usage
+from redistill.llm.types import Usage
 
 # USD per 1M (prompt, completion) tokens. Public list prices; override with ``prices=`` or a JSON/YAML file.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -163,45 +163,21 @@ class UsageLedger:
         return (f"{j['calls']} calls, {j['cache_hits']} cached samples, {j['prompt_tokens']:,} prompt + "
                 f"{j['completion_tokens']:,} completion tokens, ${j['cost_usd']:.4f}, {j['errors']} errors")
 
-    @contextmanager
-    def progress(self, total: int, description: str = "requests", console: Any = None) -> Iterator[ProgressFn]:
-        """A rich progress bar (requests done/total, tokens, $ from this ledger); yields the callback
-        to pass as ``generate(..., progress=...)``."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[tokens]} tok"), TextColumn("${task.fields[cost]}"),
-                       TextColumn("{task.fields[hits]} cached"), TimeElapsedColumn(), console=console,
-                       transient=False)
-        start = self.to_json()
-
-        def fields() -> dict[str, str]:
-            now = self.to_json()
-            tokens = (now["prompt_tokens"] + now["completion_tokens"]
-                      - start["prompt_tokens"] - start["completion_tokens"])
-            return {"tokens": f"{tokens:,}", "cost": f"{now['cost_usd'] - start['cost_usd']:.4f}",
-                    "hits": str(now["cache_hits"] - start["cache_hits"])}
-
-        with bar:
-            task = bar.add_task(description, total=total, **fields())
-
-            def advance(done: int, usage: Usage) -> None:
-                bar.update(task, advance=done, **fields())
-
-            yield advance
-            bar.update(task, **fields())
+def model_name(spec: str) -> str:
+    """The model a spec names, as the price table keys it: ``openai:gpt-4o@http://h/v1`` -> ``gpt-4o``."""
+    return spec.partition(":")[2].split("@", 1)[0]
 
 
 def cost_fn_for(spec: str, prices: Mapping[str, Any] | str | Path | None = None) -> Callable[[Usage], float] | None:
-    """USD for a usage of the model a spec names (``openai:MODEL[@URL]``); None for local engines.
+    """USD for a usage of the model a spec names, from the price table with ``prices`` over it (the same
+    table the ``openai:`` backends' ledgers use); None for local engines without a given price.
 
     A hosted model missing from the price table costs 0 (the ledger notes unknown prices).
     """
-    engine, _, name = spec.partition(":")
-    if engine != "openai":
+    if not spec.startswith("openai:") and not prices:
         return None
-    model = name.split("@", 1)[0]
-    table = PriceTable(prices)
+    model, table = model_name(spec), PriceTable(prices)
     return lambda usage: table.cost(model, usage) or 0.0
 
 

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
-from redistill.pipeline.config import RunConfig
+from redistill.pipeline.config import RUN_MODELS, RunConfig
 
 
 def check_spec(spec: str, where: str, **options: Any) -> None:
     """A backend spec that can work here: known engine, a key for a hosted API, a local path or hub name,
     and the options the stage will build it with."""
-    from redistill.llm.factory import check_backend_options
+    from redistill.llm.factory import BACKENDS, check_backend_options
 
     prefix, sep, name = spec.partition(":")
-    if not sep or prefix not in ("openai", "hf", "vllm"):
+    if not sep or prefix not in BACKENDS:
         raise RedistillError(f"{where}: {spec!r} is not a backend spec (openai:MODEL[@URL], hf:PATH, vllm:PATH)")
     if prefix == "openai" and "@" not in name and not os.environ.get("OPENAI_API_KEY"):
         raise RedistillError(f"{where}: {spec!r} needs OPENAI_API_KEY in the environment")
@@ -114,8 +114,8 @@ def check_run(cfg: RunConfig) -> list[str]:
         build_config(SFTRunConfig, [("train.imitation", {**common, **cfg.train.sft, **cfg.train.imitation})])
     lines.append(f"student {base}: SFT and {method} settings valid")
     for e in cfg.eval.entries:
-        if ":" not in e.model and e.model not in ("base", "sft", "align", "imitation", "init"):
-            raise RedistillError(f"eval.entries.{e.name}: model {e.model!r}: use base|sft|align|imitation or a "
+        if ":" not in e.model and e.model not in RUN_MODELS:
+            raise RedistillError(f"eval.entries.{e.name}: model {e.model!r}: use {'|'.join(RUN_MODELS)} or a "
                                  "backend spec")
         if e.model == "imitation" and not cfg.train.imitation_enabled:
             raise RedistillError(f"eval.entries.{e.name}: the imitation model is disabled (train.imitation_enabled)")

@@ -17,6 +17,8 @@ from redistill.errors import RedistillError
 from redistill.yamlfiles import parse_sets, read_yaml
 
 STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
+RUN_MODELS = ("base", "sft", "align", "imitation", "init")
+"""The models of a run an eval row may name: the student's base, and the training stages' outputs."""
 
 
 class _Strict(BaseModel):
@@ -117,7 +119,7 @@ class EvalEntry(_Strict):
     """One row of the comparison table: a model (a run stage or a backend spec) and a method."""
 
     name: str
-    model: str = Field(description="imitation | sft | align | base, or a backend spec (openai:gpt-4o, hf:PATH).")
+    model: str = Field(description=f"{' | '.join(RUN_MODELS)}, or a backend spec (openai:gpt-4o, hf:PATH).")
     method: Literal["io", "search"] = "search"
     follower: Literal["llm", "python", "library"] = "llm"
     oracle: bool | None = Field(None, description="Apply every sampled rule to the unseen examples too (the "
@@ -167,8 +169,11 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        from redistill.tasks.generators import FAMILIES
+        from redistill.tasks.suites import SUITES
+
         for s in self.suites:
-            if s.max_seen is not None and s.name not in ("list_func", "1d_arc"):
+            if s.max_seen is not None and not (s.name in FAMILIES and SUITES[s.name].answer_type == "list"):
                 raise ValueError(f"suites.{s.name}.max_seen: only list suites may drop seen examples "
                                  "(ACRE and MiniSCAN answers must stay determined by them)")
         names = [s.name for s in self.suites]
@@ -176,7 +181,7 @@ class RunConfig(_Strict):
             raise ValueError(f"suites: a suite is listed twice ({', '.join(names)})")
         if self.teacher == "library":
             for s in self.suites:
-                if s.name not in ("1d_arc", "list_func", "acre", "scan"):
+                if s.name not in FAMILIES:
                     raise ValueError(f"suites: the library teacher has no rules for suite {s.name!r}")
         elif self.augment.follower == "library":
             raise ValueError("augment.follower: 'library' scores only library rules; use llm (or python) "

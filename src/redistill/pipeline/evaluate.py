@@ -8,20 +8,17 @@ from typing import TYPE_CHECKING
 from redistill.errors import RedistillError
 from redistill.eval.runner import EvalConfig as RunnerConfig
 from redistill.eval.runner import run_eval
-from redistill.pipeline.config import ApiConfig
+from redistill.pipeline.config import RUN_MODELS, ApiConfig
 
 if TYPE_CHECKING:
     from redistill.pipeline.config import EvalEntry, RunConfig
     from redistill.pipeline.run import Pipeline
 
-RUN_MODELS = ("init", "sft", "align", "imitation")
-
-
 def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
     """A table row's model as (backend spec, adapters): a run stage's output or a spec as given."""
     if model == "base":
         return f"hf:{p.base_model}", []
-    if model in RUN_MODELS:
+    if model in RUN_MODELS:  # init, sft, align, imitation
         folder = p.model_dir(model) if model != "init" else Path(p.base_model)
         if not folder.exists():
             raise RedistillError(f"eval: model '{model}' has no output yet at {folder}; run its stage first")
@@ -29,7 +26,7 @@ def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
             return f"hf:{p.base_model}", [str(folder)]
         return f"hf:{folder}", []
     if ":" not in model:
-        raise RedistillError(f"eval.entries: model {model!r}: use base|sft|align|imitation or a backend spec")
+        raise RedistillError(f"eval.entries: model {model!r}: use {'|'.join(RUN_MODELS)} or a backend spec")
     return model, []
 
 

@@ -8,13 +8,9 @@ import html
 import json
 from pathlib import Path
 
-from redistill.eval.report import accuracy_curve, load_evaluation
+from redistill.eval.report import accuracy_curve, load_evaluation, md_table, pct, suite_order
 from redistill.jsonl import atomic_write_text, read_jsonl
 from redistill.pipeline.config import STAGES, eval_slug
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.1f}"
 
 
 def _evaluations(run: Path) -> list[dict]:
@@ -34,9 +30,7 @@ def _entry_order(run: Path) -> list[str]:
 
 
 def tables(evals: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
-    suites: list[str] = []
-    for e in evals:
-        suites += [s for s in e["summary"] if s not in suites]
+    suites = suite_order(evals)
     acc = (["method · model"] + suites + ["mean"], [])
     task = (["method · model"] + suites + ["mean"], [])
     cost = (["method · model", "calls", "prompt tokens", "completion tokens", "cost USD", "wall s"], [])
@@ -45,9 +39,9 @@ def tables(evals: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
         for kind, table in (("accuracy", acc), ("task_accuracy", task)):
             vals = [s.get(x, {}).get(kind) for x in suites]
             known = [v for v in vals if v is not None]
-            table[1].append([e["name"]] + [_pct(v) for v in vals] + [_pct(sum(known) / len(known) if known else None)])
+            table[1].append([e["name"]] + [pct(v) for v in vals] + [pct(sum(known) / len(known) if known else None)])
         tot = {k: sum((s[x].get(k) or 0) for x in s) for k in ("calls", "prompt_tokens", "completion_tokens", "wall_s")}
-        costs = [s[x].get("cost") for x in s]
+        costs = [s[x].get("cost_usd") for x in s]
         usd = f"{sum(costs):.4f}" if costs and all(c is not None for c in costs) else "0 (local)"
         cost[1].append([e["name"], str(tot["calls"]), f"{tot['prompt_tokens']:,}", f"{tot['completion_tokens']:,}",
                         usd, f"{tot['wall_s']:.1f}"])
@@ -84,15 +78,9 @@ def kind_table(run: Path, evals: list[dict]) -> tuple[list[str], list[list[str]]
             path = Path(e["dir"]) / f"{suite}.jsonl"
             verdicts = [bool(p.get("correct")) for r in (read_jsonl(path) if path.exists() else [])
                         if kinds[suite].get(str(r.get("task"))) == kind for p in r.get("predictions", [])]
-            cells.append(_pct(sum(verdicts) / len(verdicts) if verdicts else None))
+            cells.append(pct(sum(verdicts) / len(verdicts) if verdicts else None))
         rows.append(cells)
     return header, rows
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -209,10 +197,10 @@ def write_report(run: str | Path) -> tuple[Path, Path]:
     if len(header) > 1:
         all_tables["Accuracy by test-task kind (%): concepts seen in training vs held out (tasks)"] = (header, rows)
     for title, (header, rows) in all_tables.items():
-        md += [f"## {title}", "", _md_table(header, rows), ""]
+        md += [f"## {title}", "", md_table(header, rows), ""]
         body.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, rows)}")
     if stage_rows:
-        md += ["## Stage wall times (s)", "", _md_table(["stage", "wall s"], stage_rows), ""]
+        md += ["## Stage wall times (s)", "", md_table(["stage", "wall s"], stage_rows), ""]
         body.append(f"<h2>Stage wall times (s)</h2>{_html_table(['stage', 'wall s'], stage_rows)}")
     md += ["## Plots", ""]
     body.append("<h2>Plots</h2>")

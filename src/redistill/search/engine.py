@@ -16,47 +16,13 @@ from typing import Any
 from redistill.errors import RedistillError
 from redistill.search.followers import check_python_suite
 from redistill.search.pruning import score_rules_pruned
-from redistill.search.results import TaskMeter, task_row
-from redistill.search.scoring import (
-    apply_rules,
-    normalise_rule,
-    proposal_error,
-    score_rules,
-    select_best,
-    task_failure,
-)
-from redistill.search.types import Application, ApplyRequest, RuleFollower, RuleProposer, ScoredRule
+from redistill.search.results import MeteredFollower, TaskMeter, task_row
+from redistill.search.scoring import apply_rules, dedupe, score_rules, select_best, task_failure
+from redistill.search.types import Application, RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task
 
 StageFn = Callable[[str, int], None]
 """Called before each stage with its name and number of requests (drives progress display)."""
-
-
-class _Attributed:
-    """Wraps a follower so each request's tokens and calls are charged to its task."""
-
-    def __init__(self, inner: RuleFollower, meter: TaskMeter, stage: str, on_stage: StageFn | None):
-        self.inner, self.meter, self.stage, self.on_stage = inner, meter, stage, on_stage
-        self.name = inner.name
-
-    def apply(self, requests: list[ApplyRequest]):
-        if self.on_stage:
-            self.on_stage(self.stage, len(requests))
-        out = self.inner.apply(requests)
-        usages = getattr(self.inner, "last_usages", None) or []
-        model_calls = int(hasattr(self.inner, "backend"))
-        copies = getattr(self.inner, "last_copies", None) or []
-        for i, r in enumerate(requests):
-            copy = i < len(copies) and copies[i]  # an identical request answered it: no call of its own
-            self.meter.add(r.task.key, usages[i] if i < len(usages) else None, 0 if copy else model_calls)
-        return out
-
-    def usage(self):
-        return self.inner.usage()
-
-    @property
-    def last_errors(self) -> list[str | None]:
-        return getattr(self.inner, "last_errors", None) or []
 
 
 def _check_follower(follower: RuleFollower, tasks: list[Task]) -> None:
@@ -66,7 +32,7 @@ def _check_follower(follower: RuleFollower, tasks: list[Task]) -> None:
 
 
 def _sample_and_score(
-    tasks: list[Task], proposer: RuleProposer, scorer: _Attributed, H: int, early_stop: bool,
+    tasks: list[Task], proposer: RuleProposer, scorer: MeteredFollower, H: int, early_stop: bool,
     round_size: int | None, strict: bool, meter: TaskMeter, on_stage: StageFn | None,
     prune: bool = False, tie_break: str = "first",
 ) -> tuple[list[list[ScoredRule]], dict[str, Any], dict[int, dict[str, str]]]:
@@ -83,26 +49,17 @@ def _sample_and_score(
         if on_stage:
             on_stage("generate rules", len(active))
         proposals = proposer.propose([tasks[i] for i in active], k)
-        usages = getattr(proposer, "last_usages", None) or []
-        prompts.update(getattr(proposer, "last_prompts", None) or {})
         new: list[list[ScoredRule]] = []
-        for j, (i, hyps) in enumerate(zip(active, proposals)):
-            meter.add(tasks[i].key, usages[j] if j < len(usages) else None, int(hasattr(proposer, "backend")))
-            fresh: list[ScoredRule] = []
-            error = proposal_error(hyps)
-            if error is not None:
-                failed[i] = {"stage": "generate rules", "reason": error}
-                new.append(fresh)
+        for i, p in zip(active, proposals):
+            meter.add(tasks[i].key, p.usage, p.calls)
+            if p.prompt is not None:
+                prompts[tasks[i].key] = p.prompt
+            if p.error is not None:
+                failed[i] = {"stage": "generate rules", "reason": p.error}
+                new.append([])
                 sampled[i] = H
                 continue
-            for slot, h in enumerate(hyps, start=sampled[i]):
-                key = normalise_rule(h.text)
-                if key in by_text[i]:
-                    by_text[i][key].count += 1
-                else:
-                    by_text[i][key] = rule = ScoredRule(hypothesis=h, score=0, count=1, first_index=slot)
-                    fresh.append(rule)
-            new.append(fresh)
+            new.append(dedupe(p.hypotheses, sampled[i], by_text[i]))
             sampled[i] += k
         if prune:
             score_rules_pruned([tasks[i] for i in active], new, scorer, strict, tie_break)
@@ -119,7 +76,6 @@ def run_search(
     tasks: list[Task],
     proposer: RuleProposer,
     follower: RuleFollower,
-    applier: RuleFollower | None = None,
     H: int = 10,
     tie_break: str = "first",
     early_stop: bool = False,
@@ -131,8 +87,8 @@ def run_search(
 ) -> list[dict[str, Any]]:
     """Search every task; one result row per task (see ``search.results.task_row``).
 
-    ``follower`` scores rules on the seen examples; ``applier`` (default: the same) applies the chosen
-    rule to the unseen inputs. With ``oracle`` every unique rule is applied to the unseen inputs.
+    ``follower`` scores rules on the seen examples and applies the chosen rule to the unseen inputs.
+    With ``oracle`` every unique rule is applied to the unseen inputs.
     With ``prune`` rules are scored in rounds of seen examples and each stops once it can no longer
     be chosen (``search.pruning``): the same choice, fewer applications, partial scores for the rest.
     A task with a model call that failed for good gets ``row["error"] = {"stage", "reason"}``.
@@ -144,12 +100,10 @@ def run_search(
     if prune and oracle:
         raise RedistillError("--prune and --oracle exclude each other: the oracle's accuracy-vs-H curve needs "
                              "every rule's full score; drop one of them")
-    applier = applier or follower
     _check_follower(follower, tasks)
-    _check_follower(applier, tasks)
     meter = TaskMeter()
-    scorer = _Attributed(follower, meter, "apply rules to seen", on_stage)
-    final = _Attributed(applier, meter, "apply rules to unseen", on_stage)
+    scorer = MeteredFollower(follower, meter, "apply rules to seen", on_stage)
+    final = MeteredFollower(follower, meter, "apply rules to unseen", on_stage)
     rules, prompts, failed = _sample_and_score(tasks, proposer, scorer, H, early_stop, round_size, strict, meter,
                                                on_stage, prune, tie_break)
     for i, task_rules in enumerate(rules):

@@ -16,7 +16,7 @@ from redistill.errors import RedistillError
 from redistill.llm.types import Backend, Request, SamplingParams, Usage
 from redistill.prompts import Prompts, apply_rule_messages
 from redistill.search.sandbox import run_programs
-from redistill.search.types import ApplyRequest, Hypothesis, Messages
+from redistill.search.types import Answer, ApplyRequest, Hypothesis
 
 _PY_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 _DEF = re.compile(r"^def transform\s*\(", re.M)
@@ -47,15 +47,8 @@ class LLMFollower:
         self.backend, self.prompts = backend, prompts
         self.params = SamplingParams(n=1, temperature=temperature, max_tokens=max_tokens, seed=seed)
         self._usage = Usage()
-        self.calls = 0
-        self.last_usages: list[Usage] = []
-        """Usage of each request of the last ``apply`` call, in order (lets callers attribute cost per task)."""
-        self.last_copies: list[bool] = []
-        """Per request of the last ``apply`` call: answered by an identical earlier request (no model call)."""
-        self.last_errors: list[str | None] = []
-        """Why each request of the last ``apply`` call failed for good (None: it was answered)."""
 
-    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
         """Identical prompts (one rule on one input, in two tasks or twice in a task) are sent once and
         share the answer, as the reference code's seeded calls do; the copies cost nothing."""
         prompts = [
@@ -70,21 +63,16 @@ class LLMFollower:
                 unique.append(p)
             slot.append(j)
         completions = self.backend.generate([Request(p, self.params) for p in unique]) if unique else []
-        self.calls += len(unique)
-        seen: set[int] = set()
-        self.last_usages, self.last_copies, self.last_errors = [], [], []
-        for j in slot:
-            self.last_usages.append(completions[j].usage if j not in seen else Usage())
-            self.last_copies.append(j in seen)
-            self.last_errors.append(completions[j].error)
-            seen.add(j)
         for c in completions:
             self._usage = self._usage + c.usage
+        seen: set[int] = set()
         out = []
         for j, p in zip(slot, prompts):
-            c = completions[j]
+            c, copy = completions[j], j in seen
+            seen.add(j)
             text = c.texts[0] if c.texts else ""
-            out.append((text if not c.error or text else f"error: {c.error}", p))
+            out.append(Answer(text if not c.error or text else f"error: {c.error}", p,
+                              Usage() if copy else c.usage, 0 if copy else 1, c.error))
         return out
 
     def usage(self) -> Usage:
@@ -105,21 +93,18 @@ class PythonFollower:
         self.timeout_s, self.memory_mb, self.workers = timeout_s, memory_mb, workers
         self.unsafe_sandbox = unsafe_sandbox
         """Run programs without bubblewrap, under the old in-process guard only (``--unsafe-sandbox``)."""
-        self.calls = 0
-        self.last_usages: list[Usage] = []
 
     @staticmethod
     def program_of(h: Hypothesis) -> str | None:
         return h.program or extract_program(h.text)
 
-    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
         for r in requests:
             check_python_suite(r.task.suite, r.task.answer_type)
         programs = [self.program_of(r.hypothesis) for r in requests]
         runnable = [(p, r.input) for p, r in zip(programs, requests) if p]
         results = iter(run_programs(runnable, self.timeout_s, self.memory_mb, self.workers, self.unsafe_sandbox))
-        self.last_usages = [Usage() for _ in requests]
-        return [(next(results) if p else "error: no python program in the rule", None) for p in programs]
+        return [Answer(next(results) if p else "error: no python program in the rule") for p in programs]
 
     def usage(self) -> Usage:
         return Usage()

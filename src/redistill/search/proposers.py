@@ -7,7 +7,7 @@ import warnings
 from redistill.llm.types import Backend, Request, SamplingParams, Usage
 from redistill.prompts import Prompts, generate_program_messages, generate_rule_messages
 from redistill.search.followers import extract_program
-from redistill.search.types import Hypothesis, Messages
+from redistill.search.types import Hypothesis, Messages, Proposal
 from redistill.tasks.model import Task
 
 IDENTICAL_AFTER = 3
@@ -25,42 +25,30 @@ class ModelProposer:
         self.backend, self.prompts = backend, prompts
         self.temperature, self.max_tokens, self.program, self.seed = temperature, max_tokens, program, seed
         self._usage = Usage()
-        self.calls = 0
         self.rounds = 0
         self._warned: bool | None = None
         self._sampled = 0
-        self.last_prompts: dict[str, Messages] = {}
-        """The prompt of each task (by ``Task.key``) of the last ``propose`` call."""
-        self.last_usages: list[Usage] = []
-        """Usage per task of the last ``propose`` call, in task order."""
-        self.last_errors: list[str | None] = []
-        """Why the rule request of each task of the last ``propose`` call failed for good (None: answered).
-        A failed request's hypotheses are empty texts with ``meta["error"]``: never rules to score."""
 
     def messages(self, task: Task) -> Messages:
         p = self.prompts.for_suite(task.suite, task.answer_type)
         return generate_program_messages(p, task) if self.program else generate_rule_messages(p, task)
 
-    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
+    def propose(self, tasks: list[Task], n: int) -> list[Proposal]:
+        """A failed request's hypotheses are empty texts with ``meta["error"]``: never rules to score."""
         # each call is a new round of samples: shift the seed so rounds do not repeat each other
         seed = None if self.seed is None else self.seed + self.rounds
         params = SamplingParams(n=n, temperature=self.temperature, max_tokens=self.max_tokens, seed=seed)
         prompts = [self.messages(t) for t in tasks]
         completions = self.backend.generate([Request(p, params) for p in prompts]) if tasks else []
         self.rounds += 1
-        self.calls += len(prompts)
-        self.last_prompts = {t.key: p for t, p in zip(tasks, prompts)}
-        self.last_usages = [c.usage for c in completions]
-        self.last_errors = [c.error for c in completions]
         self._warn_if_identical(completions, n)
         out = []
-        for c in completions:
+        for p, c in zip(prompts, completions):
             self._usage = self._usage + c.usage
             texts = (list(c.texts) + [""] * n)[:n]
             meta = {"error": c.error} if c.error else {}
-            out.append([
-                Hypothesis(t, extract_program(t) if self.program else None, dict(meta)) for t in texts
-            ])
+            hyps = [Hypothesis(t, extract_program(t) if self.program else None, dict(meta)) for t in texts]
+            out.append(Proposal(hyps, p, c.usage, 1, c.error))
         return out
 
     def _warn_if_identical(self, completions: list, n: int) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from redistill.llm.types import Usage
-from redistill.search.types import Application, Messages
+from redistill.search.types import Answer, Application, ApplyRequest, Messages, RuleFollower
 from redistill.tasks.model import Task
 
 
@@ -24,6 +25,27 @@ class TaskMeter:
     def row(self, key: str) -> dict[str, int]:
         u = self.usage[key]
         return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "calls": self.calls[key]}
+
+
+class MeteredFollower:
+    """A follower whose answers' usage and calls are charged to their tasks in a ``TaskMeter``;
+    ``on_stage(stage, n)`` is told before each batch (it drives the progress display)."""
+
+    def __init__(self, inner: RuleFollower, meter: TaskMeter, stage: str = "",
+                 on_stage: Callable[[str, int], None] | None = None):
+        self.inner, self.meter, self.stage, self.on_stage = inner, meter, stage, on_stage
+        self.name = inner.name
+
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
+        if self.on_stage:
+            self.on_stage(self.stage, len(requests))
+        answers = self.inner.apply(requests)
+        for r, a in zip(requests, answers):
+            self.meter.add(r.task.key, a.usage, a.calls)
+        return answers
+
+    def usage(self) -> Usage:
+        return self.inner.usage()
 
 
 def prediction_json(app: Application, example_meta: dict[str, Any]) -> dict[str, Any]:

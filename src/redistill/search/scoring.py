@@ -6,6 +6,7 @@ Identical rule texts (whitespace-normalised) within a task are applied once, and
 
 from __future__ import annotations
 
+from redistill.search.results import MeteredFollower, TaskMeter
 from redistill.search.types import (
     Application,
     ApplyRequest,
@@ -22,16 +23,21 @@ def normalise_rule(text: str) -> str:
     return " ".join(text.split())
 
 
-def dedupe(hypotheses: list[Hypothesis]) -> list[ScoredRule]:
-    """Unique hypotheses in first-seen order, with how many samples produced each."""
-    by_text: dict[str, ScoredRule] = {}
-    for i, h in enumerate(hypotheses):
+def dedupe(hypotheses: list[Hypothesis], start: int = 0,
+           known: dict[str, ScoredRule] | None = None) -> list[ScoredRule]:
+    """Unique hypotheses (by whitespace-normalised text) in first-seen order, with how many samples
+    produced each; sample slots count from ``start``. A text already in ``known`` (an earlier round's
+    rules, by normalised text) only adds to that rule's count; ``known`` gains the new ones, returned."""
+    known = {} if known is None else known
+    fresh = []
+    for slot, h in enumerate(hypotheses, start):
         key = normalise_rule(h.text)
-        if key in by_text:
-            by_text[key].count += 1
+        if key in known:
+            known[key].count += 1
         else:
-            by_text[key] = ScoredRule(hypothesis=h, score=0, count=1, first_index=i)
-    return list(by_text.values())
+            known[key] = rule = ScoredRule(hypothesis=h, score=0, count=1, first_index=slot)
+            fresh.append(rule)
+    return fresh
 
 
 def judge(task: Task, example: Example, response: str, prompt=None, strict: bool = False) -> Application:
@@ -45,12 +51,11 @@ def apply_rules(
 ) -> list[Application]:
     """Apply many (task, rule, example) triples in one follower batch and judge each result."""
     requests = [ApplyRequest(task, hyp, ex.input) for task, hyp, ex in items]
-    outputs = follower.apply(requests) if requests else []
-    errors = (getattr(follower, "last_errors", None) or []) if requests else []
-    apps = [judge(task, ex, response, prompt, strict) for (task, _, ex), (response, prompt) in zip(items, outputs)]
-    for app, error in zip(apps, errors):
-        if error is not None:
-            app.error, app.correct = error, None  # an outage is no verdict
+    answers = follower.apply(requests) if requests else []
+    apps = [judge(task, ex, a.response, a.prompt, strict) for (task, _, ex), a in zip(items, answers)]
+    for app, a in zip(apps, answers):
+        if a.error is not None:
+            app.error, app.correct = a.error, None  # an outage is no verdict
     return apps
 
 
@@ -69,11 +74,6 @@ def score_rules(
     for rule, app in zip(owners, apply_rules(follower, items, strict)):
         rule.applications.append(app)
         rule.score += int(bool(app.correct))
-
-
-def proposal_error(hypotheses: list[Hypothesis]) -> str | None:
-    """Why the rule request behind these samples failed for good, or None."""
-    return next((h.meta["error"] for h in hypotheses if h.meta.get("error")), None)
 
 
 def task_failure(rules: list[ScoredRule], unseen: list[Application] = ()) -> dict[str, str] | None:
@@ -95,15 +95,21 @@ def task_failure(rules: list[ScoredRule], unseen: list[Application] = ()) -> dic
 
 
 def propose_and_score(
-    tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, n: int, strict: bool = False
+    tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, n: int, strict: bool = False,
+    meter: TaskMeter | None = None,
 ) -> list[list[ScoredRule]]:
-    """Sample ``n`` hypotheses per task, dedupe them, score each unique one on the seen examples.
+    """Sample ``n`` hypotheses per task, dedupe them, score each unique one on the seen examples;
+    with ``meter``, every call's usage is charged to its task.
 
     A task whose rule request failed keeps one unscored rule carrying the error (see ``task_failure``):
     its empty samples are not applied, so an outage costs no application calls."""
     proposals = proposer.propose(tasks, n)
-    rules = [dedupe(hyps) for hyps in proposals]
-    ok = [i for i, hyps in enumerate(proposals) if proposal_error(hyps) is None]
+    if meter is not None:
+        for t, p in zip(tasks, proposals):
+            meter.add(t.key, p.usage, p.calls)
+        follower = MeteredFollower(follower, meter)
+    rules = [dedupe(p.hypotheses) for p in proposals]
+    ok = [i for i, p in enumerate(proposals) if p.error is None]
     score_rules([tasks[i] for i in ok], [rules[i] for i in ok], follower, strict)
     for i in set(range(len(tasks))) - set(ok):
         rules[i] = rules[i][:1]

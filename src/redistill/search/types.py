@@ -84,14 +84,42 @@ class ScoredRule:
         return d
 
 
+@dataclass
+class Answer:
+    """A follower's answer to one ``ApplyRequest``, with what producing it cost."""
+
+    response: str
+    """Raw follower output (model text, or an interpreter's output / error message)."""
+    prompt: Messages | None = None
+    """The rule-application prompt sent (None for followers without a model)."""
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    """Model calls of its own: 0 for exact followers and for a copy of an identical request's answer."""
+    error: str | None = None
+    """Why the model call failed for good (an outage, not a wrong answer), else None."""
+
+
+@dataclass
+class Proposal:
+    """One task's ``n`` sampled hypotheses (duplicates allowed: they are samples), with their cost."""
+
+    hypotheses: list[Hypothesis]
+    prompt: Messages | None = None
+    """The rule-generation prompt sent (None for the rule library)."""
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    error: str | None = None
+    """Why the rule request failed for good; the hypotheses are then empty texts carrying it in ``meta``."""
+
+
 @runtime_checkable
 class RuleFollower(Protocol):
     """Turns (rule, input) into a predicted output for many pairs at once."""
 
     name: str
 
-    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
-        """One ``(raw response, prompt or None)`` per request, in order. Failures are responses, not raises."""
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
+        """One ``Answer`` per request, in order. Failures are answers, not raises."""
         ...
 
     def usage(self) -> Usage:
@@ -105,6 +133,6 @@ class RuleProposer(Protocol):
 
     name: str
 
-    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
-        """``n`` hypotheses per task (duplicates allowed: they are samples), in sample order."""
+    def propose(self, tasks: list[Task], n: int) -> list[Proposal]:
+        """One ``Proposal`` of ``n`` hypotheses per task, in task order."""
         ...

@@ -6,17 +6,11 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from transformers import TrainerCallback
 
 from redistill.jsonl import JsonlAppender, atomic_write_text
+from redistill.progress import progress_bar
 
 
 class JsonlLogCallback(TrainerCallback):
@@ -66,18 +60,12 @@ class RichProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("epoch {task.fields[epoch]:.2f}  tokens {task.fields[tokens]:,}  loss {task.fields[loss]:.4f}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
+        self.progress = progress_bar(
+            "epoch {task.fields[epoch]:.2f}  tokens {task.fields[tokens]:,}  loss {task.fields[loss]:.4f}",
+            Console(stderr=True), remaining=True)
         self.progress.start()
         self.task = self.progress.add_task(
-            self.description, total=state.max_steps, completed=state.global_step, epoch=0.0, tokens=0, loss=self.loss
+            f"[bold]{self.description}", total=state.max_steps, completed=state.global_step, epoch=0.0, tokens=0, loss=self.loss
         )
 
     def on_log(self, args, state, control, logs=None, **kwargs):

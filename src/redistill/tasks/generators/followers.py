@@ -8,7 +8,7 @@ They conform to ``redistill.search.types.RuleFollower``. A hypothesis is exact w
 from __future__ import annotations
 
 from redistill.llm.types import Usage
-from redistill.search.types import ApplyRequest, Hypothesis, Messages
+from redistill.search.types import Answer, ApplyRequest, Hypothesis
 from redistill.tasks.generators import FAMILIES, get_family
 from redistill.tasks.generators.library import Rule
 from redistill.tasks.model import Task
@@ -30,34 +30,20 @@ class LibraryFollower:
     """Applies library rules exactly for every family; misses (response "") on other rule texts."""
 
     name = "library"
-    families: tuple[str, ...] = tuple(FAMILIES)
 
-    def apply(self, requests: list[ApplyRequest]) -> list[tuple[str, Messages | None]]:
-        out: list[tuple[str, Messages | None]] = []
+    def apply(self, requests: list[ApplyRequest]) -> list[Answer]:
+        out: list[Answer] = []
         for r in requests:
             size = len(r.input) if isinstance(r.input, str) else len(str(r.input))
             if size > MAX_INPUT_CHARS:
-                out.append((f"error: input of {size:,} characters is over the interpreters' limit of "
-                            f"{MAX_INPUT_CHARS:,}", None))
+                out.append(Answer(f"error: input of {size:,} characters is over the interpreters' limit of "
+                                  f"{MAX_INPUT_CHARS:,}"))
                 continue
-            rule = resolve(r.task, r.hypothesis) if r.task.suite in self.families else None
+            rule = resolve(r.task, r.hypothesis)
             response = get_family(r.task.suite).apply(rule, r.input) if rule is not None else None
-            out.append((response or "", None))
+            out.append(Answer(response or ""))
         return out
 
     def usage(self) -> Usage:
         return Usage()
 
-
-class AcreFollower(LibraryFollower):
-    """ACRE interpreter: the rule as blickets / not blickets / at-least-one clauses."""
-
-    name = "acre"
-    families = ("acre",)
-
-
-class ScanFollower(LibraryFollower):
-    """MiniSCAN interpreter: word -> colour mapping plus function templates with a precedence."""
-
-    name = "scan"
-    families = ("scan",)

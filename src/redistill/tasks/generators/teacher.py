@@ -7,7 +7,7 @@ the answer is deterministic), near misses included.
 
 from __future__ import annotations
 
-from redistill.search.types import Hypothesis
+from redistill.search.types import Hypothesis, Proposal
 from redistill.tasks.generators import get_family
 from redistill.tasks.generators.library import Rule
 from redistill.tasks.model import Task
@@ -37,8 +37,8 @@ class LibraryTeacher:
 
     name = "library"
 
-    def propose(self, tasks: list[Task], n: int) -> list[list[Hypothesis]]:
-        return [[hypothesis(rule, score) for rule, score in ranked_rules(t)[:n]] for t in tasks]
+    def propose(self, tasks: list[Task], n: int) -> list[Proposal]:
+        return [Proposal([hypothesis(rule, score) for rule, score in ranked_rules(t)[:n]]) for t in tasks]
 
 
 def solves(task: Task) -> bool:
