@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import replace
 
 from redistill.distill.augment import AugmentParams, estimate_augment
 from redistill.llm.openai_batch import BATCH_DISCOUNT
@@ -44,7 +43,7 @@ def main() -> None:
         tasks = load_tasks(suite, args.data, args.split)
         params = AugmentParams(hypotheses=H)
         ours = estimate_augment(tasks, params, prompts, cost)
-        rules = estimate_augment(tasks, replace(params, follower="library"), prompts, cost)  # the rule part alone
+        rules = estimate_augment(tasks, params.model_copy(update={"follower": "library"}), prompts, cost)  # the rule part alone
         ref_prompt = ours.prompt_tokens + (H - 1) * rules.prompt_tokens  # the rule prompt paid H times
         ref_cost = cost(Usage(ref_prompt, ours.completion_tokens)) if cost else 0.0
         n = max(len(tasks), 1)

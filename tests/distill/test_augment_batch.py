@@ -78,7 +78,7 @@ def test_dry_run_shows_both_prices(online, tmp_path, capsys):
     from redistill.prompts import load_prompts
     from redistill.tasks import load_tasks
 
-    est = estimate_augment(load_tasks("list_func", data, "all"), AugmentParams(4, 0.8, 0.3, "llm", 40), load_prompts(None),
+    est = estimate_augment(load_tasks("list_func", data, "all"), AugmentParams(hypotheses=4, rule_temperature=0.8, apply_temperature=0.3, follower="llm", max_tokens=40), load_prompts(None),
                            lambda u: (u.prompt_tokens * 2.5 + u.completion_tokens * 10) / 1e6)
     online, batch = f"{est.cost_usd:.2f}", f"{est.cost_usd / 2:.2f}"
     assert online != batch and online in out and batch in out  # both prices, side by side

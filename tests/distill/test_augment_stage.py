@@ -106,7 +106,7 @@ def test_other_params_refused_names_the_difference(tmp_path):
     path = tmp_path / "a.jsonl"
     run(path, ts=tasks()[:1])
     with pytest.raises(RedistillError, match=r"rule_temperature=1\.0 \(now 0\.5\)"):
-        run(path, params=AugmentParams(4, 0.5, 0.7, "llm", 64, False))
+        run(path, params=AugmentParams(hypotheses=4, rule_temperature=0.5, apply_temperature=0.7, follower="llm", max_tokens=64, strict=False))
 
 
 def test_budget_stops_before_crossing(tmp_path):

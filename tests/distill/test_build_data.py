@@ -7,7 +7,7 @@ import json
 import pytest
 
 from redistill.cli import main
-from redistill.distill.build import BuildOptions, parse_margins, run_build
+from redistill.distill.build import BuildConfig, parse_margins, run_build
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_jsonl
 from tests.distill.distill_doubles import scored_record
@@ -73,7 +73,7 @@ def test_default_mode(run_dir):
 
 
 def test_paper_compat_mode(run_dir):
-    run_build(run_dir, BuildOptions(paper_compat=True))
+    run_build(run_dir, BuildConfig(paper_compat=True))
     gen, app = by_task(data(run_dir, "rule_generation")), by_task(data(run_dir, "rule_application"))
     assert [r["score"] for r in gen[("list_func", "2")]] == [0, 0]  # every unique rule, whatever its score
     assert len(gen[("1d_arc", "7")]) == 4
@@ -85,23 +85,23 @@ def test_paper_compat_mode(run_dir):
 
 
 def test_margin_override_cap_and_min_score(run_dir):
-    run_build(run_dir, BuildOptions(margins=parse_margins(["list-func=0"]), min_score=2))
+    run_build(run_dir, BuildConfig(margins=parse_margins(["list-func=0"]), min_score=2))
     pref = by_task(data(run_dir, "preference"))
     assert [(p["score_chosen"], p["score_rejected"]) for p in pref[("list_func", "0")]] == [(4, 1), (4, 0), (1, 0)]
     assert [r["score"] for r in data(run_dir, "rule_generation")] == [3, 2, 4, 2, 2]  # files in name order
 
     full = by_task(data(run_dir, "preference"))[("1d_arc", "7")]
-    run_build(run_dir, BuildOptions(max_pairs_per_task=2, seed=3))
+    run_build(run_dir, BuildConfig(max_pairs_per_task=2, seed=3))
     capped = data(run_dir, "preference")
     c7 = [p for p in capped if p["suite"] == "1d_arc"]
     assert len(c7) == 2 and all(p in full for p in c7)
     assert len([p for p in capped if p["suite"] == "list_func"]) == 1  # under the cap: untouched
-    run_build(run_dir, BuildOptions(max_pairs_per_task=2, seed=3), force=True)
+    run_build(run_dir, BuildConfig(max_pairs_per_task=2, seed=3), force=True)
     assert data(run_dir, "preference") == capped  # deterministic
 
 
 def test_exports_stats_plots_and_manifest(run_dir):
-    opts = BuildOptions(exports=("llama-factory",))
+    opts = BuildConfig(exports=("llama-factory",))
     result = run_build(run_dir, opts)
     d = run_dir / "data"
     from datasets import load_from_disk
@@ -130,10 +130,10 @@ def test_exports_stats_plots_and_manifest(run_dir):
     assert manifest["counts"] == {"tasks": 4, "rule_generation": 6, "rule_application": 13, "preference": 5}
     again = run_build(run_dir, opts)
     assert again.skipped and again.stats == result.stats
-    assert not run_build(run_dir, BuildOptions()).skipped  # other options: rebuilt
+    assert not run_build(run_dir, BuildConfig()).skipped  # other options: rebuilt
     with open(run_dir / "augment" / "1d_arc.jsonl", "a") as f:
         f.write(json.dumps(scored_record(8, "1d_arc", ["rule 3 z", "rule 0 w"], n_seen=3)) + "\n")
-    rebuilt = run_build(run_dir, BuildOptions())
+    rebuilt = run_build(run_dir, BuildConfig())
     assert not rebuilt.skipped and rebuilt.stats["suites"]["1d_arc"]["tasks"] == 2
 
 
@@ -157,7 +157,7 @@ def test_bad_record_names_file_line_and_field(run_dir):
 @pytest.mark.parametrize("bad", [["list_func"], ["list_func=x"], ["acre=-1"]])
 def test_bad_margin_is_refused(bad):
     with pytest.raises(RedistillError, match="margin"):
-        BuildOptions(margins=parse_margins(bad))
+        BuildConfig(margins=parse_margins(bad))
 
 
 def test_cli_build(run_dir, capsys):
@@ -176,12 +176,12 @@ def test_cli_build(run_dir, capsys):
 
 def test_score_ratio_floor_and_application_cap(run_dir):
     # ratio 0.7: list_func (4 seen) needs 3, 1d_arc (3 seen) needs 3 -> only the perfect rules remain
-    run_build(run_dir, BuildOptions(min_score_ratio=0.7, max_applications_per_task=2))
+    run_build(run_dir, BuildConfig(min_score_ratio=0.7, max_applications_per_task=2))
     gen = data(run_dir, "rule_generation")
     assert sorted((r["task_id"], r["messages"][1]["content"]) for r in gen) == [("0", "rule 4 all"), ("7", "rule 3 a")]
     apps = by_task(data(run_dir, "rule_application"))
     assert apps and all(len(rows) <= 2 for rows in apps.values())
-    run_build(run_dir, BuildOptions(min_score_ratio=0.7, max_applications_per_task=2), force=True)
+    run_build(run_dir, BuildConfig(min_score_ratio=0.7, max_applications_per_task=2), force=True)
     assert by_task(data(run_dir, "rule_application")) == apps  # the sampling is seeded
     with pytest.raises(RedistillError, match="min-score-ratio"):
-        BuildOptions(min_score_ratio=1.5)
+        BuildConfig(min_score_ratio=1.5)

@@ -84,7 +84,7 @@ def test_raw_import_lines_up_tasks_and_builds(tmp_path, suite_file):
 
     result = run_build(run)  # list_func margin 3: 3 - 0 is not > 3, so no pairs; top-score rules still teach
     assert result.stats["total"]["preference"] == 0 and result.stats["total"]["rule_generation"] == 6
-    result = run_build(run, __import__("redistill.distill.build", fromlist=["BuildOptions"]).BuildOptions(
+    result = run_build(run, __import__("redistill.distill.build", fromlist=["BuildConfig"]).BuildConfig(
         paper_compat=True, margins={"list_func": 1}))
     assert result.stats["total"]["preference"] == 3 * 2 and result.stats["total"]["rule_application"] == 3 * 3
 

@@ -17,35 +17,30 @@ from redistill.cli.options import (
     TimeoutOpt,
     api_options,
     cache_choice,
+    config_command,
 )
 from redistill.cli.tasks import AnswerTypeOpt, DataOpt, SplitOpt, split_list
+from redistill.distill.augment import AugmentConfig
 from redistill.errors import RedistillError
 from redistill.jsonl import write_json
 
 console = make_console()
 
 
+@config_command(AugmentConfig)
 def augment(
+    cfg: AugmentConfig,
     teacher: Annotated[str, typer.Option("--teacher", help="Backend spec of the teacher (openai:gpt-4o, hf:PATH...) or `library` (the offline rule library).")],
     suite: Annotated[list[str], typer.Option("--suite", help="Suites to augment, repeatable or comma-separated.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder; writes RUN_DIR/augment/<suite>.jsonl.")],
     data: DataOpt = None,
     split: SplitOpt = "train",
     answer_type: AnswerTypeOpt = None,
-    hypotheses: Annotated[int, typer.Option(min=1, help="Rules sampled per task.")] = 50,
-    rule_temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of the rules.")] = 1.0,
-    apply_temperature: Annotated[float, typer.Option(min=0.0, help="Temperature of rule application.")] = 0.7,
-    follower: Annotated[str, typer.Option(help="llm (teacher applies rules) | python (rules are programs) | library (exact interpreters).")] = "llm",
-    max_tokens: Annotated[int, typer.Option(min=1, help="Token limit per completion.")] = 512,
-    strict: Annotated[bool, typer.Option("--strict", help="Score with the published exact comparison.")] = False,
-    budget_usd: Annotated[float | None, typer.Option(min=0.0, help="Stop before this run's spend would cross X USD.")] = None,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Tasks per batch (a kill loses at most one chunk).")] = 16,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks.")] = None,
     prompts: Annotated[Path | None, typer.Option(help="Prompts JSON file (reference layout).")] = None,
     price_in: Annotated[float | None, typer.Option(min=0.0, help="USD per 1M prompt tokens (overrides the price table).")] = None,
     price_out: Annotated[float | None, typer.Option(min=0.0, help="USD per 1M completion tokens.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call count and estimated cost only.")] = False,
-    batch: Annotated[bool, typer.Option("--batch", help="Send the calls through OpenAI's Batch API: half price, answers within 24 h; a re-run resumes by polling (state in RUN_DIR/augment/batches/).")] = False,
     poll_s: Annotated[float, typer.Option("--poll-s", help="With --batch: seconds between polls of a running batch.")] = 30.0,
     concurrency: ConcurrencyOpt = 32,
     timeout: TimeoutOpt = 120.0,
@@ -55,7 +50,7 @@ def augment(
     unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="Run --follower python programs WITHOUT the bubblewrap sandbox (old in-process guard only; recorded in each line). Not recommended.")] = False,
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
-    from redistill.distill.augment import AugmentParams, estimate_augment, make_teacher, run_augment
+    from redistill.distill.augment import estimate_augment, make_teacher, run_augment
     from redistill.llm.openai_batch import BATCH_DISCOUNT
     from redistill.llm.usage import cost_fn_for, model_name
     from redistill.prompts import load_prompts
@@ -66,9 +61,7 @@ def augment(
         raise RedistillError("--suite: no suite given (e.g. --suite list_func,acre)")
     # every suite is loaded before anything is paid for: a bad file fails first
     suites = {name: load_tasks(name, data, split, limit=limit, answer_type=answer_type) for name in names}
-    if teacher == "library" and follower == "llm":
-        follower = "library"  # the library teacher's rules are applied exactly, at no cost
-    params = AugmentParams(hypotheses, rule_temperature, apply_temperature, follower, max_tokens, strict)
+    params = cfg.for_teacher(teacher)
     ps = load_prompts(prompts)
     # one price source: the flags (USD per 1M tokens) over the built-in table, for the records and the ledger
     prices = {model_name(teacher): (price_in or 0.0, price_out or 0.0)} \
@@ -91,7 +84,8 @@ def augment(
     options = api_options(teacher, concurrency, timeout, max_retries)
     if prices and teacher.startswith("openai:"):
         options["prices"] = prices
-    if batch:
+    chunk_size = cfg.chunk_size
+    if cfg.batch:
         from redistill.distill.batch import batch_chunk, batch_cost, batch_options
 
         options.update(batch_options(teacher, out), poll_s=poll_s)
@@ -104,7 +98,7 @@ def augment(
     for name, tasks in suites.items():
         path = out / "augment" / f"{tasks[0].suite if tasks else name}.jsonl"
         before = _ledger(backend)
-        r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, budget_usd, cost_fn,
+        r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, cfg.budget_usd, cost_fn,
                         progress=True, prompts=ps)
         spent = _ledger_delta(before, _ledger(backend))
         if spent is not None:  # this suite's share of the backend's ledger: what the server saw
@@ -114,7 +108,7 @@ def augment(
                       f"{_calls(spent, r.calls)}, {r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, "
                       f"${r.cost_usd:.2f} -> {path}")
         if r.stopped_for_budget:
-            console.print(f"[yellow]stopped before crossing the budget of ${budget_usd:.2f}[/]; re-run with a "
+            console.print(f"[yellow]stopped before crossing the budget of ${cfg.budget_usd:.2f}[/]; re-run with a "
                           "larger --budget-usd to continue")
             break
         if r.failures is not None and len(r.failures):

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from redistill.cli.console import make_console
+from redistill.cli.options import config_command
+from redistill.distill.build import BuildConfig, parse_margins
 
 console = make_console()
 import_app = typer.Typer(help="Import existing teacher data into a run folder, so nobody pays for it twice.",
@@ -17,35 +19,22 @@ PromptsOpt = Annotated[Path | None, typer.Option("--prompts", help="Prompts JSON
                                                  "to render prompts the input files lack.")]
 
 
+MarginOpt = Annotated[list[str] | None, typer.Option("--margin", help=BuildConfig.model_fields["margins"].description)]
+
+
+@config_command(BuildConfig, overrides={"margins": MarginOpt}, convert={"margins": parse_margins})
 def build(
+    cfg: BuildConfig,
     run_dir: Annotated[Path, typer.Argument(help="Run folder holding augment/*.jsonl; data goes to RUN_DIR/data.")],
-    paper_compat: Annotated[bool, typer.Option("--paper-compat", help="Reproduce the published construction: "
-                            "every unique rule for generation, chosen rules' applications right or wrong with "
-                            "the teacher's raw responses.")] = False,
-    margin: Annotated[list[str] | None, typer.Option("--margin", help="SUITE=N: a pair needs a score gap above N "
-                      "(defaults: 1d_arc 1, acre 2, list_func 3, scan 4). Repeatable.")] = None,
-    max_pairs_per_task: Annotated[int | None, typer.Option(help="Sample at most N pairs per task (seeded).")] = None,
-    min_score: Annotated[int | None, typer.Option(help="Generation data keeps rules scoring at least N "
-                         "(default 1; 0 with --paper-compat).")] = None,
-    min_score_ratio: Annotated[float | None, typer.Option(help="Generation data also needs a score of at least "
-                               "this share of the task's seen examples (e.g. 1.0: perfect rules only).")] = None,
-    max_applications_per_task: Annotated[int | None, typer.Option(
-        help="Sample at most N rule-application rows per task (seeded).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the pair and application sampling.")] = 0,
-    export: Annotated[list[str] | None, typer.Option("--export", help="Also write: llama-factory.")] = None,
     prompts: PromptsOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when inputs and options are unchanged.")] = False,
 ) -> None:
     """Turn augment files into SFT and preference data (JSONL, a datasets DatasetDict, stats and plots)."""
-    from redistill.distill.build import BuildOptions, parse_margins, run_build
+    from redistill.distill.build import run_build
     from redistill.distill.stats import summary_table
     from redistill.prompts import load_prompts
 
-    opts = BuildOptions(paper_compat=paper_compat, margins=parse_margins(margin or []),
-                        max_pairs_per_task=max_pairs_per_task, min_score=min_score,
-                        min_score_ratio=min_score_ratio, max_applications_per_task=max_applications_per_task,
-                        seed=seed, exports=tuple(export or ()))
-    result = run_build(run_dir, opts, load_prompts(prompts), force=force)
+    result = run_build(run_dir, cfg, load_prompts(prompts), force=force)
     if result.skipped:
         console.print(f"[green]up to date[/]: {result.data_dir} was built from these inputs with these options "
                       "(--force rebuilds)")

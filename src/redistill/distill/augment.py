@@ -14,10 +14,13 @@ kill loses at most the chunk in flight, and with the response cache even that co
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from redistill.config import StageConfig
 from redistill.errors import RedistillError, located
 from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
@@ -33,33 +36,40 @@ CostFn = Callable[[Usage], float]
 """Dollars for a usage (input and output tokens), e.g. from the backend's price table."""
 
 
-@dataclass(frozen=True)
-class AugmentParams:
-    """What shapes the teacher data: lines made with different values are never mixed in one file."""
+Follower = Literal["llm", "python", "library"]
 
-    hypotheses: int = 50
-    """Rules sampled per task (the paper: 50)."""
-    rule_temperature: float = 1.0
-    apply_temperature: float = 0.7
-    follower: str = "llm"
-    """``llm`` (the teacher applies each rule) or ``python`` (rules are programs, executed)."""
-    max_tokens: int = 512
-    strict: bool = False
-    """Score with the published exact-string comparison instead of tolerant parsing."""
 
-    def __post_init__(self) -> None:
-        if self.hypotheses < 1:
-            raise RedistillError(f"hypotheses must be at least 1, got {self.hypotheses}")
-        for name in ("rule_temperature", "apply_temperature"):
-            if getattr(self, name) < 0:
-                raise RedistillError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if self.max_tokens < 0:  # 0: not recorded (imported reference data used the provider's default)
-            raise RedistillError(f"max_tokens must be at least 1, got {self.max_tokens}")
-        if self.follower not in ("llm", "python", "library"):
-            raise RedistillError(f"follower: unknown follower {self.follower!r}; choose llm, python or library")
+class AugmentParams(StageConfig):
+    """What shapes the teacher data: recorded in every line, and lines made with other values are never
+    mixed into one file. Defaults: the paper's."""
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    hypotheses: int = Field(50, ge=1, description="Rules sampled per task (the paper: 50).")
+    rule_temperature: float = Field(1.0, ge=0, description="Sampling temperature of the rules.")
+    apply_temperature: float = Field(0.7, ge=0, description="Temperature of rule application.")
+    follower: Follower = Field("llm", description="Who scores the rules: llm (the teacher applies each rule) | "
+                               "python (rules are programs, executed) | library (exact interpreters).")
+    max_tokens: int = Field(512, ge=1, description="Token limit per completion.")
+    strict: bool = Field(False, description="Score with the published exact comparison instead of tolerant parsing.")
+
+    def params_json(self) -> dict[str, Any]:
+        """The recorded part (a line's ``params``)."""
+        return self.model_dump(include=set(AugmentParams.model_fields))
+
+
+class AugmentConfig(AugmentParams):
+    """The augment stage: the recorded parameters plus how the stage runs (may change between runs)."""
+
+    budget_usd: float | None = Field(None, ge=0, description="Stop before this run's spend would cross X USD.")
+    chunk_size: int = Field(16, ge=1, description="Tasks per batch (a kill loses at most one chunk).")
+    batch: bool = Field(False, description="Send the teacher's calls through OpenAI's Batch API: half price, answers "
+                        "within 24 h; a re-run resumes by polling (state in RUN_DIR/augment/batches/).")
+
+    def for_teacher(self, teacher: str) -> AugmentConfig:
+        """The settings the teacher runs with: the library teacher's rules are applied exactly, at no cost,
+        so its ``llm`` follower (the default) is the library's interpreters."""
+        if teacher == "library" and self.follower == "llm":
+            return self.model_copy(update={"follower": "library"})
+        return self
 
 
 @dataclass
@@ -173,7 +183,7 @@ def estimate_augment(
 
 def check_lines(path: Path, rows: list[dict], teacher_spec: str, params: AugmentParams) -> None:
     """Refuse a file whose lines came from another teacher or other sampling parameters."""
-    want = params.to_json()
+    want = params.params_json()
     for i, row in enumerate(rows, 1):
         if row.get("teacher") != teacher_spec:
             raise located(path, i, "teacher", f"this file was made by teacher {row.get('teacher')!r}, not "
@@ -193,7 +203,7 @@ def task_record(task: Task, rules: list[ScoredRule], teacher_spec: str, params: 
         "suite": task.suite,
         "answer_type": task.answer_type,
         "teacher": teacher_spec,
-        "params": params.to_json(),
+        "params": params.params_json(),
         "prompt": prompt,
         "n_seen": len(task.train),
         "rules": [r.to_json() for r in rules],

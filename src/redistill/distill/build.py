@@ -33,11 +33,14 @@ import json
 import math
 import random
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from redistill.distill.exports import EXPORTS, export_llama_factory, save_hf
+from pydantic import Field
+
+from redistill.config import StageConfig
+from redistill.distill.exports import export_llama_factory, save_hf
 from redistill.distill.stats import Tally, compute_stats, write_plots
 from redistill.errors import RedistillError, located
 from redistill.fingerprint import changed, fingerprint
@@ -52,39 +55,25 @@ VERSION = 1
 DATA_FILES = ("rule_generation.jsonl", "rule_application.jsonl", "preference.jsonl")
 
 
-@dataclass(frozen=True)
-class BuildOptions:
-    paper_compat: bool = False
-    """Reproduce the published construction (see the module docstring)."""
-    margins: dict[str, int] = field(default_factory=dict)
-    """Per-suite pair margins overriding the suite defaults (1d_arc 1, acre 2, list_func 3, scan 4)."""
-    max_pairs_per_task: int | None = None
-    """Cap on preference pairs per task, sampled deterministically with ``seed``."""
-    min_score: int | None = None
-    """Generation data keeps rules scoring at least this; None: 1 by default, 0 with paper_compat."""
-    min_score_ratio: float | None = None
-    """Generation data also needs ``score >= ratio * n_seen`` (one knob across suites of different sizes)."""
-    max_applications_per_task: int | None = None
-    """Cap on rule-application rows per task, sampled deterministically with ``seed``."""
-    seed: int = 0
-    exports: tuple[str, ...] = ()
-    """Extra formats: ``llama-factory``."""
+class BuildConfig(StageConfig):
+    """The build stage: how augment lines become training data (see the module docstring)."""
 
-    def __post_init__(self) -> None:
-        if self.max_pairs_per_task is not None and self.max_pairs_per_task < 1:
-            raise RedistillError(f"--max-pairs-per-task must be at least 1, got {self.max_pairs_per_task}")
-        if self.min_score_ratio is not None and not 0 <= self.min_score_ratio <= 1:
-            raise RedistillError(f"--min-score-ratio must be between 0 and 1, got {self.min_score_ratio}")
-        if self.max_applications_per_task is not None and self.max_applications_per_task < 1:
-            raise RedistillError(f"--max-applications-per-task must be at least 1, got {self.max_applications_per_task}")
-        if self.min_score is not None and self.min_score < 0:
-            raise RedistillError(f"--min-score must be 0 or more, got {self.min_score}")
-        for suite, m in self.margins.items():
-            if m < 0:
-                raise RedistillError(f"--margin {suite}={m}: a margin must be 0 or more")
-        for e in self.exports:
-            if e not in EXPORTS:
-                raise RedistillError(f"unknown export {e!r}; choose one of: {', '.join(EXPORTS)}")
+    FLAGS: ClassVar[dict[str, str]] = {"margins": "--margin", "exports": "--export"}
+
+    paper_compat: bool = Field(False, description="Reproduce the published construction: every unique rule for "
+                               "generation, chosen rules' applications right or wrong with the teacher's raw responses.")
+    margins: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="SUITE=N: a pair needs a score gap above N (defaults: 1d_arc 1, acre 2, "
+        "list_func 3, scan 4). Repeatable.")
+    max_pairs_per_task: int | None = Field(None, ge=1, description="Sample at most N pairs per task (seeded).")
+    min_score: int | None = Field(None, ge=0, description="Generation data keeps rules scoring at least N "
+                                  "(default 1; 0 with --paper-compat).")
+    min_score_ratio: float | None = Field(None, ge=0, le=1, description="Generation data also needs a score of at "
+                                          "least this share of the task's seen examples (e.g. 1.0: perfect rules only).")
+    max_applications_per_task: int | None = Field(None, ge=1, description="Sample at most N rule-application rows "
+                                                  "per task (seeded).")
+    seed: int = Field(0, description="Seed of the pair and application sampling.")
+    exports: list[Literal["llama-factory"]] = Field(default_factory=list, description="Also write: llama-factory.")
 
     @property
     def score_floor(self) -> int:
@@ -100,11 +89,6 @@ class BuildOptions:
         if suite in self.margins:
             return self.margins[suite]
         return get_suite(suite, answer_type).margin
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["exports"] = list(self.exports)
-        return d
 
 
 def parse_margins(values: list[str]) -> dict[str, int]:
@@ -191,7 +175,7 @@ def _assistant(text: str) -> dict[str, str]:
     return {"role": "assistant", "content": text}
 
 
-def task_rows(rec: dict, opts: BuildOptions, prompts: Prompts) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+def task_rows(rec: dict, opts: BuildConfig, prompts: Prompts) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     """One task's generation, application and preference rows, and its unique rules."""
     suite, answer_type = rec["suite"], rec.get("answer_type", "list")
     task_id, n_seen, prompt = str(rec["task_id"]), rec.get("n_seen"), rec["prompt"]
@@ -271,10 +255,10 @@ def _manifest_matches(data_dir: Path, manifest: dict) -> bool:
     return all(old.get(k) == manifest[k] for k in ("input_hash", "options", "version"))
 
 
-def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Prompts | None = None,
+def run_build(run_dir: str | Path, opts: BuildConfig | None = None, prompts: Prompts | None = None,
               force: bool = False) -> BuildResult:
     """Build ``RUN_DIR/data`` from ``RUN_DIR/augment``; skipped when inputs and options are unchanged."""
-    opts, prompts = opts or BuildOptions(), prompts or Prompts()
+    opts, prompts = opts or BuildConfig(), prompts or Prompts()
     run_dir = Path(run_dir)
     data_dir = run_dir / "data"
     if not (run_dir / "augment").is_dir():
@@ -283,10 +267,10 @@ def run_build(run_dir: str | Path, opts: BuildOptions | None = None, prompts: Pr
         return _build(run_dir, data_dir, opts, prompts, force)
 
 
-def _build(run_dir: Path, data_dir: Path, opts: BuildOptions, prompts: Prompts, force: bool) -> BuildResult:
+def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, force: bool) -> BuildResult:
     records = load_records(run_dir)
     manifest = {"version": VERSION, "input_hash": input_hash(run_dir),
-                "options": {**opts.to_json(), "prompts": prompts.source}}
+                "options": {**opts.model_dump(), "prompts": prompts.source}}
     if not force and _manifest_matches(data_dir, manifest):
         stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
         return BuildResult(stats, True, data_dir)
@@ -299,7 +283,7 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildOptions, prompts: Prompts, 
         application += app
         preference += pref
         tally.add_task(rec["suite"], [r["score"] for r in rules], gen, app, pref)
-    stats = write_data(data_dir, generation, application, preference, tally, opts.exports)
+    stats = write_data(data_dir, generation, application, preference, tally, tuple(opts.exports))
     manifest["counts"] = {"tasks": len(records), "rule_generation": len(generation),
                           "rule_application": len(application), "preference": len(preference)}
     manifest["outputs"] = fingerprint(_outputs(data_dir), data_dir)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from redistill.jsonl import write_json
 
-EXPORTS = ("llama-factory",)
-
 
 def save_hf(path: Path, splits: dict[str, list[dict]]) -> None:
     """Save one split per dataset with ``DatasetDict.save_to_disk``, swapped into place whole."""

@@ -132,7 +132,7 @@ def import_reference_raw(
     if rewards is not None and len(rewards) != len(hypo_lists):
         raise RedistillError(f"{rule_reward}: {len(rewards)} entries, but {hypo_path} has {len(hypo_lists)}")
     applies = _load_list(rule_apply, "rule_apply: {prompt, response} list") if rule_apply else None
-    params = AugmentParams(
+    params = AugmentParams.model_construct(  # as recorded by the reference run: not validated as new settings
         hypotheses=int(m["h"]) if m else max((len(h) for h in hypo_lists), default=0),
         rule_temperature=float(m["t"]) if m else 1.0,
         apply_temperature=REFERENCE_APPLY_TEMPERATURE, follower="llm",

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
+from pydantic import Field, model_validator
 from rich.console import Console
 from rich.progress import Progress
 
+from redistill.config import StageConfig
 from redistill.errors import RedistillError
 from redistill.eval.metrics import summarize
 from redistill.failures import FailureLog, failures_path
@@ -37,74 +38,66 @@ from redistill.tasks import Task, load_tasks
 CostFn = Callable[[Usage], float]
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+class SearchSettings(StageConfig):
+    """How an evaluation samples and scores: shared by ``redistill eval`` and every row of a run's table
+    (a run config's ``eval:`` block)."""
+
+    hypotheses: int = Field(10, ge=1, description="H: rules sampled per task.")
+    rule_temperature: float = Field(0.9, ge=0, description="Sampling temperature of rule generation.")
+    apply_temperature: float = Field(0.7, ge=0, description="Sampling temperature of rule application (llm follower).")
+    io_temperature: float = Field(0.6, ge=0, description="Sampling temperature of direct answers (io; the reference "
+                                  "code's 0.6).")
+    max_tokens: int | None = Field(None, ge=1, description="Max new tokens per answer (default 512 for rules, 256 "
+                                   "otherwise).")
+    seed: int | None = Field(None, description="Sampling seed (in a run config: the run's seed unless set).")
+    strict: bool = Field(False, description="Score with the published exact string matching.")
+    chunk_size: int = Field(64, ge=1, description="Tasks per batch; each finished batch is saved.")
 
 
-@dataclass
-class EvalConfig:
+class EvalConfig(SearchSettings):
     """Settings of one evaluation; each field's help is reused by ``redistill eval --help``."""
 
-    model: str = _f("", "Backend spec: hf:PATH, openai:MODEL[@URL] or vllm:PATH.")
-    adapters: list[str] = field(default_factory=list, metadata={"help": "PEFT adapter folder (repeatable)."})
-    suites: list[str] = field(default_factory=list, metadata={"help": "Suites, repeatable or comma-separated."})
-    data: str | None = _f(None, "Suite JSONL file or data folder in the published layout (or REDISTILL_DATA).")
-    split: str = _f("test", "train | test | all (test reproduces the published split).")
-    answer_type: str | None = _f(None, "For a custom suite: list | label | tokens.")
-    method: str = _f("search", "io (direct few-shot) or search (hypothesis search).")
-    hypotheses: int = _f(10, "H: rules sampled per task.")
-    rule_temperature: float = _f(0.9, "Sampling temperature of rule generation.")
-    apply_temperature: float = _f(0.7, "Sampling temperature of rule application (llm follower).")
-    io_temperature: float = _f(0.6, "Sampling temperature of direct answers (io; the reference code's 0.6).")
-    follower: str = _f("llm", "Rule follower: llm (the paper), python (rules as programs, list suites) or "
-                              "library (exact interpreters for rules in the rule library's wording).")
-    max_tokens: int | None = _f(None, "Max new tokens per answer (default 512 for rules, 256 otherwise).")
-    limit: int | None = _f(None, "Evaluate only the first N tasks of each suite.")
-    prompts: str | None = _f(None, "Prompts JSON file in the reference layout.")
-    strict: bool = _f(False, "Score with the published exact string matching.")
-    seed: int | None = _f(None, "Sampling seed.")
-    tie_break: str = _f("first", "Rule ties: first (sampled first) or reference (the published code).")
-    early_stop: bool = _f(False, "Stop sampling a task's rules once one scores perfectly.")
-    prune: bool = _f(False, "Score rules in rounds of seen examples and stop scoring each once it can no "
-                            "longer be chosen (same choice, fewer applications; pruned rules keep partial scores).")
-    oracle: bool | None = _f(None, "Apply every rule to the unseen examples (best-of-H ceiling, accuracy-vs-H); "
-                                   "default: on for the python follower, off for llm.")
-    chunk_size: int = _f(64, "Tasks per batch; each finished batch is saved.")
-    unsafe_sandbox: bool = _f(False, "Run the python follower's programs WITHOUT the bubblewrap sandbox (old "
-                                     "in-process guard only; recorded in config.json). Not recommended.")
+    FLAGS: ClassVar[dict[str, str]] = {"adapters": "--adapter", "suites": "--suite"}
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("suites", "data", "limit", "chunk_size", "unsafe_sandbox")
+    """Settings that may change between runs into one folder without mixing incomparable rows."""
 
-    # settings that may change between runs into one folder without mixing incomparable rows
-    RESUMABLE = ("suites", "data", "limit", "chunk_size", "unsafe_sandbox")
+    model: str = Field("", description="Backend spec: hf:PATH, openai:MODEL[@URL] or vllm:PATH.")
+    adapters: list[str] = Field(default_factory=list, description="PEFT adapter folder (repeatable).")
+    suites: list[str] = Field(default_factory=list, description="Suites, repeatable or comma-separated.")
+    data: str | None = Field(None, description="Suite JSONL file or data folder in the published layout (or "
+                             "REDISTILL_DATA).")
+    split: str = Field("test", description="train | test | all (test reproduces the published split).")
+    answer_type: str | None = Field(None, description="For a custom suite: list | label | tokens.")
+    method: Literal["io", "search"] = Field("search", description="io (direct few-shot) or search (hypothesis search).")
+    follower: Literal["llm", "python", "library"] = Field(
+        "llm", description="Rule follower: llm (the paper), python (rules as programs, list suites) or library "
+        "(exact interpreters for rules in the rule library's wording).")
+    limit: int | None = Field(None, ge=1, description="Evaluate only the first N tasks of each suite.")
+    prompts: str | None = Field(None, description="Prompts JSON file in the reference layout.")
+    tie_break: Literal["first", "reference"] = Field("first", description="Rule ties: first (sampled first) or "
+                                                     "reference (the published code).")
+    early_stop: bool = Field(False, description="Stop sampling a task's rules once one scores perfectly.")
+    prune: bool = Field(False, description="Score rules in rounds of seen examples and stop scoring each once it can "
+                        "no longer be chosen (same choice, fewer applications; pruned rules keep partial scores).")
+    oracle: bool | None = Field(None, description="Apply every rule to the unseen examples (best-of-H ceiling, "
+                                "accuracy-vs-H); default: on for the python follower, off for llm.")
+    unsafe_sandbox: bool = Field(False, description="Run the python follower's programs WITHOUT the bubblewrap "
+                                 "sandbox (old in-process guard only; recorded in config.json). Not recommended.")
 
-    def check(self) -> None:
-        if self.method not in ("io", "search"):
-            raise RedistillError(f"--method: unknown method {self.method!r}; choose io or search")
-        if self.follower not in ("llm", "python", "library"):
-            raise RedistillError(f"--follower: unknown follower {self.follower!r}; choose llm, python or library")
-        if self.tie_break not in ("first", "reference"):
-            raise RedistillError(f"--tie-break: unknown value {self.tie_break!r}; choose first or reference")
-        if self.hypotheses < 1:
-            raise RedistillError(f"--hypotheses must be at least 1 (got {self.hypotheses})")
-        if self.chunk_size < 1:
-            raise RedistillError(f"--chunk-size must be at least 1 (got {self.chunk_size})")
-        if self.prune and self.use_oracle:
-            raise RedistillError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's "
-                                 "full score")
-        for name in ("rule_temperature", "apply_temperature", "io_temperature"):
-            if getattr(self, name) < 0:
-                raise RedistillError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
-        for name in ("max_tokens", "limit"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise RedistillError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+    @model_validator(mode="after")
+    def _consistent(self) -> EvalConfig:
+        if not self.model:
+            raise ValueError("no model given: pass --model (e.g. --model hf:PATH)")
         if not self.suites:
-            raise RedistillError("no suite given: pass --suite (e.g. --suite list_func,acre)")
+            raise ValueError("no suite given: pass --suite (e.g. --suite list_func,acre)")
+        if self.prune and self.use_oracle:
+            raise ValueError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's full "
+                             "score")
+        return self
 
     @property
     def use_oracle(self) -> bool:
         return self.oracle if self.oracle is not None else self.follower in ("python", "library")
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class _StageBars:

@@ -40,24 +40,10 @@ def _answer_types(cfg: RunConfig) -> dict[str, str]:
 
 def check_stages(cfg: RunConfig) -> None:
     """The validation the stages themselves run, on the settings they will get."""
-    from redistill.distill.augment import AugmentParams
-    from redistill.distill.build import BuildOptions
     from redistill.pipeline.evaluate import backend_options, runner_config
     from redistill.search.followers import check_python_suite
 
-    a, b = cfg.augment, cfg.build
-    for where, make in (
-        ("augment", lambda: AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower,
-                                          a.max_tokens, a.strict)),
-        ("build", lambda: BuildOptions(paper_compat=b.paper_compat, margins=b.margins,
-                                       max_pairs_per_task=b.max_pairs_per_task, min_score=b.min_score,
-                                       min_score_ratio=b.min_score_ratio,
-                                       max_applications_per_task=b.max_applications_per_task, seed=b.seed)),
-    ):
-        try:
-            make()
-        except RedistillError as e:
-            raise RedistillError(f"{where}: {e}") from None
+    a = cfg.augment  # the stage configs themselves (augment, build) were validated with the run config
     types = _answer_types(cfg)
     if a.follower == "python":
         for name, kind in types.items():
@@ -69,7 +55,7 @@ def check_stages(cfg: RunConfig) -> None:
         where = f"eval.entries.{e.name}"
         spec = e.model if ":" in e.model else "hf:RUN_MODEL"
         try:
-            runner_config(cfg, e, spec, []).check()
+            runner_config(cfg, e, spec, [])
             if e.method == "search" and e.follower == "python":
                 for name, kind in types.items():
                     check_python_suite(name, kind)

@@ -9,11 +9,15 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from redistill.config import raw_errors
+from redistill.distill.augment import AugmentConfig
+from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
+from redistill.eval.runner import SearchSettings
 from redistill.yamlfiles import parse_sets, read_yaml
 
 STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
@@ -67,20 +71,6 @@ class StudentConfig(_Strict):
     scratch: ScratchConfig = Field(default_factory=ScratchConfig)
 
 
-class AugmentConfig(_Strict):
-    hypotheses: int = Field(10, ge=1, description="Rules the teacher proposes per task (paper: 50).")
-    rule_temperature: float = Field(1.0, ge=0)
-    apply_temperature: float = Field(0.7, ge=0)
-    follower: Literal["llm", "python", "library"] = Field(
-        "library", description="Who scores the teacher's rules (library = exact interpreters).")
-    max_tokens: int = Field(512, ge=1)
-    strict: bool = False
-    budget_usd: float | None = Field(None, ge=0)
-    chunk_size: int = Field(16, ge=1)
-    batch: bool = Field(False, description="Send the teacher's calls through OpenAI's Batch API (half price, "
-                                           "within 24 h; resumes by polling).")
-
-
 class ApiConfig(_Strict):
     """How every ``openai:`` backend of the run (teacher and eval rows) talks to its server."""
 
@@ -93,16 +83,6 @@ class ApiConfig(_Strict):
         if not spec.startswith("openai:"):
             return {}
         return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries}
-
-
-class BuildConfig(_Strict):
-    paper_compat: bool = False
-    min_score: int | None = Field(None, ge=0)
-    margins: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
-    max_pairs_per_task: int | None = Field(None, ge=1)
-    min_score_ratio: float | None = Field(None, ge=0, le=1)
-    max_applications_per_task: int | None = Field(None, ge=1)
-    seed: int = 0
 
 
 class TrainConfig(_Strict):
@@ -126,19 +106,13 @@ class EvalEntry(_Strict):
                                 "accuracy-vs-H curve); default: on for search. Off saves most of an llm row's cost.")
 
 
-class EvalConfig(_Strict):
+class RunEvalConfig(SearchSettings):
+    """The run's evaluation table: the rows, and how every row samples and scores (``redistill eval``'s settings)."""
+
     entries: list[EvalEntry] = Field(default_factory=list)
-    hypotheses: int = Field(10, ge=1)
-    rule_temperature: float = Field(0.9, ge=0)
-    apply_temperature: float = Field(0.7, ge=0)
-    io_temperature: float = Field(0.6, ge=0)
-    max_tokens: int | None = Field(None, ge=1)
-    seed: int = 0
-    strict: bool = False
-    chunk_size: int = Field(64, ge=1)
 
     @model_validator(mode="after")
-    def _distinct_folders(self) -> EvalConfig:
+    def _distinct_folders(self) -> RunEvalConfig:
         seen: dict[str, str] = {}
         for e in self.entries:
             slug = eval_slug(e.name)
@@ -165,10 +139,13 @@ class RunConfig(_Strict):
     build: BuildConfig = Field(default_factory=BuildConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
+    eval: RunEvalConfig = Field(default_factory=RunEvalConfig)
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        self.augment = self.augment.for_teacher(self.teacher)
+        if self.eval.seed is None:  # the run's seed seeds the evaluation's sampling too
+            self.eval.seed = self.seed
         from redistill.tasks.generators import FAMILIES
         from redistill.tasks.suites import SUITES
 
@@ -218,7 +195,8 @@ def load_run_config(path: str | Path, sets: list[str] | None = None) -> RunConfi
     for key, value in parse_sets(sets).items():
         _set_path(raw, key, value)
     try:
-        return RunConfig.model_validate(raw)
+        with raw_errors():
+            return RunConfig.model_validate(raw)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"

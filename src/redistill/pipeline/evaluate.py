@@ -41,14 +41,11 @@ def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
 
 
 def runner_config(cfg: RunConfig, entry: EvalEntry, spec: str, adapters: list[str]) -> RunnerConfig:
-    """The ``redistill eval`` settings of one table row (validated by ``RunnerConfig.check``)."""
-    e = cfg.eval
+    """The ``redistill eval`` settings of one table row: the run's ``eval`` block and the row's own."""
     return RunnerConfig(
-        model=spec, adapters=adapters, suites=[s.name for s in cfg.suites], split="test", method=entry.method,
-        hypotheses=e.hypotheses, rule_temperature=e.rule_temperature, apply_temperature=e.apply_temperature,
-        io_temperature=e.io_temperature, follower=entry.follower, max_tokens=e.max_tokens, prompts=cfg.prompts,
-        strict=e.strict, seed=e.seed, chunk_size=e.chunk_size,
-        oracle=entry.method == "search" if entry.oracle is None else entry.oracle,
+        **cfg.eval.model_dump(exclude={"entries"}), model=spec, adapters=adapters,
+        suites=[s.name for s in cfg.suites], split="test", method=entry.method, follower=entry.follower,
+        prompts=cfg.prompts, oracle=entry.method == "search" if entry.oracle is None else entry.oracle,
         unsafe_sandbox=cfg.unsafe_sandbox,
     )
 

@@ -74,7 +74,7 @@ class Pipeline:
             "tasks": [s.model_dump() for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
             "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
-            "build": c.build.model_dump(),
+            "build": c.build.model_dump(exclude={"exports"}),  # extra formats of the same data
             "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
             "sft": [c.train.sft, c.seed],
             "align": [c.train.align, c.seed],
@@ -178,11 +178,10 @@ class Pipeline:
                           f"({'generated' if s.source == 'generate' else 'from ' + str(s.data)})")
 
     def stage_augment(self) -> str:
-        from redistill.distill.augment import AugmentParams, make_teacher, run_augment
+        from redistill.distill.augment import make_teacher, run_augment
         from redistill.llm.usage import cost_fn_for
 
-        a = self.cfg.augment
-        params = AugmentParams(a.hypotheses, a.rule_temperature, a.apply_temperature, a.follower, a.max_tokens, a.strict)
+        a = params = self.cfg.augment
         options = self.cfg.api.options(self.cfg.teacher)
         cost_fn = cost_fn_for(self.cfg.teacher)
         if a.batch:
@@ -213,13 +212,9 @@ class Pipeline:
         return status
 
     def stage_build(self) -> None:
-        from redistill.distill.build import BuildOptions, run_build
+        from redistill.distill.build import run_build
 
-        b = self.cfg.build
-        opts = BuildOptions(paper_compat=b.paper_compat, margins=b.margins, max_pairs_per_task=b.max_pairs_per_task,
-                            min_score=b.min_score, min_score_ratio=b.min_score_ratio,
-                            max_applications_per_task=b.max_applications_per_task, seed=b.seed)
-        run_build(self.run, opts, self.prompts, force=True)
+        run_build(self.run, self.cfg.build, self.prompts, force=True)
         write_jsonl(self.run / "imitation" / "rule_application.jsonl", self._imitation_rows())
 
     def _imitation_rows(self) -> list[dict]:
