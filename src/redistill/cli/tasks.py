@@ -185,12 +185,14 @@ def generate_cmd(
     concepts: Annotated[str | None, typer.Option("--concepts", help="Comma-separated concepts to draw from.")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Comma-separated concepts to leave out.")] = None,
     novel: Annotated[bool, typer.Option("--novel", help="MiniSCAN: draw new function semantics too.")] = False,
+    max_seen: Annotated[int | None, typer.Option("--max-seen", min=1, help="List suites: keep only the first N seen "
+                                                 "examples of each task (shorter prompts for a small student).")] = None,
 ) -> None:
     """Generate tasks with their true rules (seeded, deterministic)."""
     from redistill.jsonl import write_jsonl
     from redistill.tasks.generators import generate
 
-    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel)
+    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel, max_seen=max_seen)
     write_jsonl(out, (t.to_json() for t in tasks))
     by_concept = Counter(t.meta["concept"] for t in tasks)
     table = Table(title=f"{len(tasks)} {family} tasks -> {out}")

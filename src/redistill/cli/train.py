@@ -1,4 +1,4 @@
-"""``redistill train sft|align``: flags for the common knobs; any other TRL / HF field via ``--set key=value``."""
+"""``redistill train init|sft|align``: flags for the common knobs; any other TRL / HF field via ``--set key=value``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from redistill.cli.options import config_command
+from redistill.train.scratch import ScratchConfig
 
 app = typer.Typer(help="Train the student: SFT, then preference alignment (TRL + PEFT).", no_args_is_help=True)
 
@@ -37,6 +40,25 @@ def _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length
         "seed": seed,
         "merge": merge or None,
     }
+
+
+@app.command("init")
+@config_command(ScratchConfig)
+def init(
+    cfg: ScratchConfig,
+    data: Annotated[list[Path], typer.Option("--data", help="Data folder(s) whose prompts and answers the tokenizer "
+                                             "is trained on (RUN_DIR/data; repeatable, e.g. also RUN_DIR/imitation).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder of the tokenizer and the random-init model.")],
+    seed: SeedOpt = None,
+) -> None:
+    """Build a student from scratch: a BPE tokenizer trained on the data, a random-init Llama (full SFT next)."""
+    from rich.console import Console
+
+    from redistill.train.scratch import init_student
+
+    n = init_student(cfg, data, out, seed or 0)
+    Console(stderr=True).print(f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} "
+                               f"layers, vocab {n['vocab_size']} -> {out}")
 
 
 @app.command("sft")

@@ -74,6 +74,10 @@ class BuildConfig(StageConfig):
                                                   "per task (seeded).")
     seed: int = Field(0, description="Seed of the pair and application sampling.")
     exports: list[Literal["llama-factory"]] = Field(default_factory=list, description="Also write: llama-factory.")
+    imitation: list[str] = Field(default_factory=list, description="Suites (in this order) whose augmented tasks "
+                                 "also give the imitation baseline's data, RUN_DIR/imitation/rule_application.jsonl: "
+                                 "the direct prompt (seen examples + an unseen input) -> its output, at most "
+                                 "max_applications_per_task a task, from RUN_DIR/tasks/<suite>.train.jsonl.")
 
     @property
     def score_floor(self) -> int:
@@ -157,11 +161,42 @@ def load_records(run_dir: str | Path) -> list[dict]:
     return records
 
 
-def input_hash(run_dir: str | Path) -> str:
+def _task_file(run_dir: Path, suite: str) -> Path:
+    return run_dir / "tasks" / f"{suite}.train.jsonl"
+
+
+def input_hash(run_dir: str | Path, imitation: list[str] = ()) -> str:
+    """SHA-256 of the augment files (and the task files the imitation data is made from)."""
     h = hashlib.sha256()
-    for path in sorted((Path(run_dir) / "augment").glob("*.jsonl")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = sorted((Path(run_dir) / "augment").glob("*.jsonl")) + [_task_file(Path(run_dir), s) for s in imitation]
+    for path in files:
+        h.update(path.name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     return h.hexdigest()
+
+
+def imitation_rows(run_dir: Path, records: list[dict], opts: BuildConfig, prompts: Prompts) -> list[dict]:
+    """The imitation baseline's data: for each augmented task of the ``opts.imitation`` suites (task file
+    order), its direct prompt -> output rows, at most ``max_applications_per_task`` (as rule application)."""
+    from redistill.prompts import direct_messages
+    from redistill.tasks import load_tasks
+
+    augmented: dict[str, set[str]] = {}
+    answer_types: dict[str, str] = {}
+    for rec in records:
+        augmented.setdefault(rec["suite"], set()).add(str(rec["task_id"]))
+        answer_types.setdefault(rec["suite"], rec.get("answer_type", "list"))
+    rows, cap = [], opts.max_applications_per_task
+    for suite in opts.imitation:
+        if suite not in augmented:
+            raise RedistillError(f"build.imitation: suite {suite!r} has no augment file in {run_dir / 'augment'}")
+        for t in load_tasks(suite, _task_file(run_dir, suite), answer_type=answer_types[suite]):
+            if str(t.id) not in augmented[suite]:
+                continue
+            p = prompts.for_suite(t.suite, t.answer_type)
+            for ex in t.test[:cap]:
+                msgs = direct_messages(p, t, ex.input) + [_assistant(ex.output)]
+                rows.append({"messages": msgs, "suite": t.suite, "task_id": str(t.id)})
+    return rows
 
 
 def _unique_rules(rules: list[dict]) -> list[dict]:
@@ -269,9 +304,11 @@ def run_build(run_dir: str | Path, opts: BuildConfig | None = None, prompts: Pro
 
 def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, force: bool) -> BuildResult:
     records = load_records(run_dir)
-    manifest = {"version": VERSION, "input_hash": input_hash(run_dir),
-                "options": {**opts.model_dump(), "prompts": prompts.source}}
-    if not force and _manifest_matches(data_dir, manifest):
+    imitation = run_dir / "imitation" / "rule_application.jsonl"
+    options = opts.model_dump(exclude=None if opts.imitation else {"imitation"})  # as manifests had it before
+    manifest = {"version": VERSION, "input_hash": input_hash(run_dir, opts.imitation),
+                "options": {**options, "prompts": prompts.source}}
+    if not force and _manifest_matches(data_dir, manifest) and (not opts.imitation or imitation.exists()):
         stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
         return BuildResult(stats, True, data_dir)
 
@@ -284,6 +321,8 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, f
         preference += pref
         tally.add_task(rec["suite"], [r["score"] for r in rules], gen, app, pref)
     stats = write_data(data_dir, generation, application, preference, tally, tuple(opts.exports))
+    if opts.imitation:
+        write_jsonl(imitation, imitation_rows(run_dir, records, opts, prompts))
     manifest["counts"] = {"tasks": len(records), "rule_generation": len(generation),
                           "rule_application": len(application), "preference": len(preference)}
     manifest["outputs"] = fingerprint(_outputs(data_dir), data_dir)

@@ -18,6 +18,7 @@ from redistill.distill.augment import AugmentConfig
 from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
 from redistill.eval.runner import SearchSettings
+from redistill.train.scratch import ScratchConfig
 from redistill.yamlfiles import parse_sets, read_yaml
 
 STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
@@ -47,23 +48,6 @@ class SuiteConfig(_Strict):
                                  "seen examples of each task (shorter prompts for small students).")
     test_limit: int | None = Field(None, ge=1, description="Evaluate at most this many test tasks.")
     train_limit: int | None = Field(None, ge=1, description="Augment at most this many training tasks.")
-
-
-class ScratchConfig(_Strict):
-    """A student built from scratch: tokenizer trained on the run's prompts + a random-init Llama."""
-
-    hidden_size: int = Field(128, ge=8)
-    num_layers: int = Field(4, ge=1)
-    num_heads: int = Field(4, ge=1)
-    vocab_size: int = Field(1024, ge=262, description="At least the 256 byte symbols and 6 special tokens.")
-    max_positions: int = Field(2048, ge=64)
-
-    @model_validator(mode="after")
-    def _heads_divide(self) -> ScratchConfig:
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}; "
-                             "pick heads that divide it (e.g. 4 for 128)")
-        return self
 
 
 class StudentConfig(_Strict):

@@ -12,9 +12,9 @@ from redistill.pipeline.config import RUN_MODELS, ApiConfig
 
 if TYPE_CHECKING:
     from redistill.pipeline.config import EvalEntry, RunConfig
-    from redistill.pipeline.run import Pipeline
+    from redistill.pipeline.layout import RunLayout
 
-def resolve_model(p: Pipeline, model: str) -> tuple[str, list[str]]:
+def resolve_model(p: RunLayout, model: str) -> tuple[str, list[str]]:
     """A table row's model as (backend spec, adapters): a run stage's output or a spec as given."""
     if model == "base":
         return f"hf:{p.base_model}", []
@@ -35,7 +35,7 @@ def backend_options(spec: str, seed: int, api: ApiConfig | None = None) -> dict:
     return (api or ApiConfig()).options(spec) if spec.startswith("openai:") else {"seed": seed}
 
 
-def entry_config(p: Pipeline, entry: EvalEntry) -> RunnerConfig:
+def entry_config(p: RunLayout, entry: EvalEntry) -> RunnerConfig:
     spec, adapters = resolve_model(p, entry.model)
     return runner_config(p.cfg, entry, spec, adapters)
 
@@ -50,7 +50,7 @@ def runner_config(cfg: RunConfig, entry: EvalEntry, spec: str, adapters: list[st
     )
 
 
-def run_entries(p: Pipeline) -> None:
+def run_entries(p: RunLayout) -> None:
     from redistill.llm.factory import make_backend
 
     tasks = p.tasks("test")

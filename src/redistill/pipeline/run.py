@@ -28,44 +28,22 @@ from rich.table import Table
 from redistill.cli.console import make_console
 from redistill.errors import RedistillError
 from redistill.fingerprint import changed, fingerprint
-from redistill.jsonl import read_jsonl, write_json, write_jsonl
+from redistill.jsonl import write_json, write_jsonl
 from redistill.locks import stage_lock
-from redistill.pipeline.config import STAGES, RunConfig, eval_slug, hash_of
-from redistill.prompts import direct_messages, load_prompts
-from redistill.tasks import Task, load_tasks
+from redistill.pipeline.config import STAGES, RunConfig, hash_of
+from redistill.pipeline.evaluate import run_entries
+from redistill.pipeline.layout import RunLayout
+from redistill.prompts import load_prompts
+from redistill.tasks import load_tasks
 
 console = make_console()
 
 
-class Pipeline:
+class Pipeline(RunLayout):
     def __init__(self, cfg: RunConfig, out: str | Path | None = None):
-        self.cfg = cfg
-        self.run = Path(out or cfg.out)
+        super().__init__(cfg, out)
         self.prompts = load_prompts(cfg.prompts)
         self.hashes: dict[str, str] = {}
-
-    # ---------------------------------------------------------------- paths
-    def task_file(self, suite: str, split: str) -> Path:
-        return self.run / "tasks" / f"{suite}.{split}.jsonl"
-
-    def tasks(self, split: str) -> dict[str, list[Task]]:
-        out = {}
-        for s in self.cfg.suites:
-            tasks = load_tasks(s.name, self.task_file(s.name, split), answer_type=s.answer_type or _answer_type(s.name))
-            limit = s.test_limit if split == "test" else s.train_limit
-            out[s.name] = tasks[:limit] if limit else tasks
-        return out
-
-    @property
-    def base_model(self) -> str:
-        return str(self.run / "models" / "init") if self.cfg.student.base == "scratch" else self.cfg.student.base
-
-    def model_dir(self, stage: str) -> Path:
-        return self.run / "models" / stage
-
-    def eval_dir(self, entry_name: str) -> Path:
-        """An evaluation's folder, named after its table row (``search · SFT`` -> ``search-sft``)."""
-        return self.run / "eval" / eval_slug(entry_name)
 
     # ---------------------------------------------------------------- stage bookkeeping
     def stage_settings(self, stage: str) -> Any:
@@ -74,7 +52,7 @@ class Pipeline:
             "tasks": [s.model_dump() for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
             "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
-            "build": c.build.model_dump(exclude={"exports"}),  # extra formats of the same data
+            "build": c.build.model_dump(exclude={"exports", "imitation"}),  # other formats; always written
             "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
             "sft": [c.train.sft, c.seed],
             "align": [c.train.align, c.seed],
@@ -161,13 +139,11 @@ class Pipeline:
 
         for s in self.cfg.suites:
             if s.source == "generate":
-                train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train)
+                train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train,
+                                 max_seen=s.max_seen)
                 # held-out concepts come first in the test split's round-robin, so every one of them is tested
                 order = s.holdout + [c for c in list_concepts(s.name) if c not in s.holdout] if s.holdout else None
-                test = generate(s.name, s.n_test, s.test_seed, concepts=order)
-                if s.max_seen:
-                    for t in train + test:
-                        t.train = t.train[: s.max_seen]
+                test = generate(s.name, s.n_test, s.test_seed, concepts=order, max_seen=s.max_seen)
             else:
                 at = s.answer_type
                 train = load_tasks(s.name, s.data, "train", answer_type=at)
@@ -214,36 +190,18 @@ class Pipeline:
     def stage_build(self) -> None:
         from redistill.distill.build import run_build
 
-        run_build(self.run, self.cfg.build, self.prompts, force=True)
-        write_jsonl(self.run / "imitation" / "rule_application.jsonl", self._imitation_rows())
-
-    def _imitation_rows(self) -> list[dict]:
-        """The imitation baseline's data: direct prompt (seen examples + an unseen input) -> its output,
-        at most ``build.max_applications_per_task`` rows per task (the same cap as rule application)."""
-        rows, cap = [], self.cfg.build.max_applications_per_task
-        for tasks in self.tasks("train").values():
-            for t in tasks:
-                p = self.prompts.for_suite(t.suite, t.answer_type)
-                for ex in t.test[:cap]:
-                    msgs = direct_messages(p, t, ex.input) + [{"role": "assistant", "content": ex.output}]
-                    rows.append({"messages": msgs, "suite": t.suite, "task_id": str(t.id)})
-        return rows
+        # the imitation baseline's data too (a run always writes it: the scratch student's tokenizer reads it)
+        build = self.cfg.build.model_copy(update={"imitation": [s.name for s in self.cfg.suites]})
+        run_build(self.run, build, self.prompts, force=True)
 
     def stage_student(self) -> None:
         if self.cfg.student.base != "scratch":
             console.print(f"student: {self.cfg.student.base} (loaded by the training stages)")
             return
-        from redistill.train.scratch import build_student
+        from redistill.train.scratch import init_student
 
-        texts = []
-        for name in ("rule_generation.jsonl", "rule_application.jsonl"):
-            texts += [m["content"] for r in read_jsonl(self.run / "data" / name) for m in r["messages"]]
-        texts += [m["content"] for r in read_jsonl(self.run / "imitation" / "rule_application.jsonl")
-                  for m in r["messages"]]
-        sc = self.cfg.student.scratch
-        out = build_student(texts, self.model_dir("init"), sc.hidden_size, sc.num_layers, sc.num_heads,
-                            sc.vocab_size, sc.max_positions, seed=self.cfg.seed)
-        n = json.loads((out / "config.json").read_text())
+        out = self.model_dir("init")
+        n = init_student(self.cfg.student.scratch, [self.run / "data", self.run / "imitation"], out, self.cfg.seed)
         console.print(f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} layers, "
                       f"vocab {n['vocab_size']} -> {out}")
 
@@ -279,8 +237,6 @@ class Pipeline:
         return None
 
     def stage_eval(self) -> None:
-        from redistill.pipeline.evaluate import run_entries
-
         run_entries(self)
 
     def stage_report(self) -> None:
@@ -298,13 +254,6 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
-
-
-def _answer_type(name: str) -> str | None:
-    from redistill.tasks.suites import ALIASES, SUITES
-
-    key = ALIASES.get(name, name)
-    return SUITES[key].answer_type if key in SUITES else None
 
 
 def _timings_table(timings: dict[str, dict]) -> Table:

@@ -6,10 +6,36 @@ saved with ``save_pretrained`` and loads through the same ``from_pretrained`` pa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from pydantic import Field, model_validator
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from redistill.config import StageConfig
+from redistill.jsonl import read_jsonl
+
+DATA_FILES = ("rule_generation.jsonl", "rule_application.jsonl")
+"""The files of a data folder (``redistill build``'s) whose messages the tokenizer is trained on."""
+
+
+class ScratchConfig(StageConfig):
+    """A student built from scratch: a tokenizer trained on the run's prompts + a random-init Llama."""
+
+    hidden_size: int = Field(128, ge=8, description="Hidden size of the Llama.")
+    num_layers: int = Field(4, ge=1, description="Decoder layers.")
+    num_heads: int = Field(4, ge=1, description="Attention heads (must divide hidden_size).")
+    vocab_size: int = Field(1024, ge=262, description="Tokenizer vocabulary: at least the 256 byte symbols and "
+                            "6 special tokens.")
+    max_positions: int = Field(2048, ge=64, description="Longest sequence the model takes.")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ScratchConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}; "
+                             "pick heads that divide it (e.g. 4 for 128)")
+        return self
 
 # The assistant turn is wrapped in {% generation %} so TRL can mask the loss to it.
 CHAT_TEMPLATE = (
@@ -50,6 +76,31 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024):
     )
     fast.chat_template = CHAT_TEMPLATE
     return fast
+
+
+def corpus(data_dirs: Iterable[str | Path]) -> list[str]:
+    """Every message text of the training data in ``data_dirs`` (the tokenizer's training text)."""
+    texts = []
+    for folder in data_dirs:
+        for name in DATA_FILES:
+            path = Path(folder) / name
+            if path.exists():
+                texts += [m["content"] for r in read_jsonl(path) for m in r["messages"]]
+    return texts
+
+
+def init_student(cfg: ScratchConfig, data_dirs: list[str | Path], out_dir: str | Path, seed: int = 0) -> dict:
+    """``redistill train init``: a from-scratch student for the data in ``data_dirs``, saved to ``out_dir``;
+    returns its model config (hidden size, layers, vocabulary...)."""
+    texts = corpus(data_dirs)
+    if not texts:
+        from redistill.errors import RedistillError
+
+        raise RedistillError(f"{', '.join(map(str, data_dirs))}: no training data ({', '.join(DATA_FILES)}) to "
+                             "train the tokenizer on; run `redistill build` first")
+    out = build_student(texts, out_dir, cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.vocab_size,
+                        cfg.max_positions, seed=seed)
+    return json.loads((out / "config.json").read_text())
 
 
 def build_student(

@@ -61,11 +61,17 @@ def generate(
     exclude: Sequence[str] | None = None,
     novel: bool = False,
     max_tries: int = 200,
+    max_seen: int | None = None,
 ) -> list[Task]:
     """``n`` tasks of ``family``, concepts in round-robin order, each checked and redrawn on failure.
 
-    ``novel`` (MiniSCAN) also draws new function semantics and precedences.
+    ``novel`` (MiniSCAN) also draws new function semantics and precedences. ``max_seen`` keeps only the
+    first N seen examples of each task (shorter prompts for a small student; list families only, where
+    the rule is still determined by them).
     """
+    if max_seen is not None and get_suite(family).answer_type != "list":
+        raise RedistillError(f"max_seen: only list suites may drop seen examples, not {family!r} (ACRE and "
+                             "MiniSCAN answers must stay determined by them)")
     fam = get_family(family)
     chosen = _choose(fam.name, concepts, exclude)
     tasks: list[Task] = []
@@ -78,6 +84,8 @@ def generate(
                 break
         else:
             raise RedistillError(f"could not draw a valid {fam.name} task of concept {concept!r} (seed {seed}, index {i})")
+        if max_seen:
+            task.train = task.train[:max_seen]
         tasks.append(task)
     return tasks
 
