@@ -26,6 +26,7 @@ from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
 from redistill.llm.types import Usage
 from redistill.locks import stage_lock
+from redistill.manifest import difference
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
 from redistill.search.results import TaskMeter
 from redistill.search.scoring import propose_and_score, task_failure
@@ -184,12 +185,13 @@ def estimate_augment(
 def check_lines(path: Path, rows: list[dict], teacher_spec: str, params: AugmentParams) -> None:
     """Refuse a file whose lines came from another teacher or other sampling parameters."""
     want = params.params_json()
-    for i, row in enumerate(rows, 1):
-        if row.get("teacher") != teacher_spec:
+    for i, row in enumerate(rows, 1):  # each line records its identity: teacher and params
+        key = difference(row, {"teacher": teacher_spec, "params": want})
+        if key == "teacher":
             raise located(path, i, "teacher", f"this file was made by teacher {row.get('teacher')!r}, not "
                           f"{teacher_spec!r}; use another --out run folder, or the same --teacher to resume")
         got = row.get("params")
-        if not isinstance(got, dict) or got != want:
+        if key == "params":
             diff = ", ".join(f"{k}={(got or {}).get(k)!r} (now {v!r})" for k, v in want.items()
                              if not isinstance(got, dict) or got.get(k) != v)
             raise located(path, i, "params", f"made with other parameters: {diff}; use another --out run "

@@ -43,15 +43,16 @@ from redistill.config import StageConfig
 from redistill.distill.exports import export_llama_factory, save_hf
 from redistill.distill.stats import Tally, compute_stats, write_plots
 from redistill.errors import RedistillError, located
-from redistill.fingerprint import changed, fingerprint
 from redistill.jsonl import parse_appended, write_json, write_jsonl
 from redistill.locks import stage_lock
+from redistill.manifest import why_stale, write_manifest
 from redistill.prompts import Prompts, apply_rule_messages
 from redistill.search.scoring import dedupe, normalise_rule
 from redistill.search.types import Hypothesis
 from redistill.tasks import format_value, get_suite
 
 VERSION = 1
+MANIFEST = "manifest.json"
 DATA_FILES = ("rule_generation.jsonl", "rule_application.jsonl", "preference.jsonl")
 
 
@@ -274,22 +275,6 @@ def _outputs(data_dir: Path) -> list[Path]:
     return [data_dir / f for f in (*DATA_FILES, "stats.json")]
 
 
-def _manifest_matches(data_dir: Path, manifest: dict) -> bool:
-    """Same inputs and options, and the outputs it recorded still there, byte for byte."""
-    path = data_dir / "manifest.json"
-    if not path.exists() or not all(p.exists() for p in _outputs(data_dir)):
-        return False
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    if not isinstance(old, dict) or not isinstance(old.get("outputs"), dict):
-        return False  # a manifest from before outputs were recorded: rebuild once
-    if changed(old["outputs"], _outputs(data_dir), data_dir) is not None:
-        return False
-    return all(old.get(k) == manifest[k] for k in ("input_hash", "options", "version"))
-
-
 def run_build(run_dir: str | Path, opts: BuildConfig | None = None, prompts: Prompts | None = None,
               force: bool = False) -> BuildResult:
     """Build ``RUN_DIR/data`` from ``RUN_DIR/augment``; skipped when inputs and options are unchanged."""
@@ -306,9 +291,11 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, f
     records = load_records(run_dir)
     imitation = run_dir / "imitation" / "rule_application.jsonl"
     options = opts.model_dump(exclude=None if opts.imitation else {"imitation"})  # as manifests had it before
-    manifest = {"version": VERSION, "input_hash": input_hash(run_dir, opts.imitation),
+    identity = {"version": VERSION, "input_hash": input_hash(run_dir, opts.imitation),
                 "options": {**options, "prompts": prompts.source}}
-    if not force and _manifest_matches(data_dir, manifest) and (not opts.imitation or imitation.exists()):
+    outputs = _outputs(data_dir)
+    whole = all(p.exists() for p in outputs) and (not opts.imitation or imitation.exists())
+    if not force and whole and why_stale(data_dir / MANIFEST, identity, outputs, data_dir) is None:
         stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
         return BuildResult(stats, True, data_dir)
 
@@ -323,8 +310,7 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, f
     stats = write_data(data_dir, generation, application, preference, tally, tuple(opts.exports))
     if opts.imitation:
         write_jsonl(imitation, imitation_rows(run_dir, records, opts, prompts))
-    manifest["counts"] = {"tasks": len(records), "rule_generation": len(generation),
-                          "rule_application": len(application), "preference": len(preference)}
-    manifest["outputs"] = fingerprint(_outputs(data_dir), data_dir)
-    write_json(data_dir / "manifest.json", manifest)  # last: its presence means the build finished
+    counts = {"tasks": len(records), "rule_generation": len(generation), "rule_application": len(application),
+              "preference": len(preference)}
+    write_manifest(data_dir / MANIFEST, identity, outputs, data_dir, counts=counts)  # last: the build finished
     return BuildResult(stats, False, data_dir)

@@ -26,6 +26,7 @@ from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_json
 from redistill.llm.types import Backend, Usage
 from redistill.locks import stage_lock
+from redistill.manifest import difference
 from redistill.progress import progress_bar
 from redistill.prompts import load_prompts
 from redistill.search.direct import run_direct
@@ -136,6 +137,7 @@ class _StageBars:
 
 
 def _check_resume(out: Path, cfg: EvalConfig) -> None:
+    """Refuse to add rows made with other settings to an evaluation folder (its ``config.json`` is the identity)."""
     path = out / "config.json"
     if not path.exists():
         return
@@ -143,12 +145,13 @@ def _check_resume(out: Path, cfg: EvalConfig) -> None:
         old = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise RedistillError(f"{path}: not valid JSON ({e.msg}); delete it or choose another --out") from None
-    for key, value in cfg.to_json().items():
-        if key not in EvalConfig.RESUMABLE and key in old and old[key] != value:
-            raise RedistillError(
-                f"{path}: field '{key}': this folder holds an evaluation with {key}={old[key]!r}, not {value!r}; "
-                "choose another --out (or the same settings to resume)"
-            )
+    new = cfg.to_json()
+    key = difference(old, new, frozenset(EvalConfig.RESUMABLE), missing_ok=True)
+    if key is not None:
+        raise RedistillError(
+            f"{path}: field '{key}': this folder holds an evaluation with {key}={old[key]!r}, not {new[key]!r}; "
+            "choose another --out (or the same settings to resume)"
+        )
 
 
 def _result_rows(path: Path) -> list[dict]:

@@ -18,7 +18,6 @@ before it; stages that pay for model calls (augment, eval) also resume task by t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,9 @@ from rich.table import Table
 
 from redistill.cli.console import make_console
 from redistill.errors import RedistillError
-from redistill.fingerprint import changed, fingerprint
 from redistill.jsonl import write_json, write_jsonl
 from redistill.locks import stage_lock
+from redistill.manifest import why_stale, write_manifest
 from redistill.pipeline.config import STAGES, RunConfig, hash_of
 from redistill.pipeline.evaluate import run_entries
 from redistill.pipeline.layout import RunLayout
@@ -79,20 +78,9 @@ class Pipeline(RunLayout):
                 "report": [r / "report.md", r / "report.html"]}[stage]
 
     def is_done(self, stage: str) -> bool:
-        m = self._marker(stage)
-        if not m.exists():
-            return False
-        try:
-            marker = json.loads(m.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return False
-        if not isinstance(marker, dict) or marker.get("hash") != self.stage_hash(stage):
-            return False
-        outputs = marker.get("outputs")
-        if not isinstance(outputs, dict):
-            return False  # a marker without its outputs' fingerprint: redo the stage to be sure
-        why = changed(outputs, self.stage_outputs(stage), self.run)
-        if why is not None:
+        """The stage's manifest (``RUN/stages/<stage>.json``) holds this hash, and its outputs are unchanged."""
+        why = why_stale(self._marker(stage), {"hash": self.stage_hash(stage)}, self.stage_outputs(stage), self.run)
+        if why is not None and why.endswith(("missing", "changed")):
             console.print(f"{stage}: its output {why}; redoing the stage", style="yellow")
         return why is None
 
@@ -127,8 +115,8 @@ class Pipeline(RunLayout):
             wall = time.perf_counter() - t0
             timings[stage] = {"status": status, "wall_s": round(wall, 1)}
             if status == "done":
-                write_json(self._marker(stage), {"hash": h, "wall_s": round(wall, 1), "finished": time.time(),
-                                                 "outputs": fingerprint(self.stage_outputs(stage), self.run)})
+                write_manifest(self._marker(stage), {"hash": h}, self.stage_outputs(stage), self.run,
+                               wall_s=round(wall, 1), finished=time.time())
         write_json(self.run / "stages" / "last_run.json", timings)
         console.print(_timings_table(timings))
         return timings

@@ -17,13 +17,14 @@ from rich.table import Table
 
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl, write_json
+from redistill.manifest import difference
 from redistill.train.model import MANIFEST, load_model, read_manifest
 from redistill.train.plot import plot_losses
 
 LOG = "log.jsonl"
 PLOT = "loss.png"
 # Config keys that differ between launches of the same run (process rank, display): not compared.
-VOLATILE = {"local_rank", "logging_dir", "disable_tqdm", "report_to"}
+VOLATILE = frozenset({"local_rank", "logging_dir", "disable_tqdm", "report_to"})
 
 console = Console(stderr=True)
 
@@ -33,10 +34,13 @@ def config_dict(cfg) -> dict[str, Any]:
     return json.loads(json.dumps(cfg.to_dict(), default=str))
 
 
+def identity(cfg, data_hash: str) -> dict[str, Any]:
+    """What makes a training run the same run: its resolved config and its data (``redistill.manifest``)."""
+    return {"data_hash": data_hash, "config": config_dict(cfg)}
+
+
 def same_run(manifest: dict, cfg, data_hash: str) -> bool:
-    old = {k: v for k, v in manifest.get("config", {}).items() if k not in VOLATILE}
-    new = {k: v for k, v in config_dict(cfg).items() if k not in VOLATILE}
-    return manifest.get("data_hash") == data_hash and old == new
+    return difference(manifest, identity(cfg, data_hash), VOLATILE) is None
 
 
 def last_checkpoint(out: Path) -> str | None:
