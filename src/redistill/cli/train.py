@@ -27,19 +27,40 @@ MergeOpt = Annotated[bool, typer.Option("--merge", help="Also write merged full 
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")]
 
 
-def _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge) -> dict:
-    return {
-        "data_dir": str(data) if data else None,
-        "output_dir": str(out) if out else None,
-        "num_train_epochs": epochs,
-        "max_steps": max_steps,
-        "learning_rate": lr,
-        "per_device_train_batch_size": batch_size,
-        "gradient_accumulation_steps": grad_accum,
-        "max_length": max_length,
-        "seed": seed,
-        "merge": merge or None,
-    }
+_COMMON: dict[str, tuple[str | None, object]] = {
+    # option parameter: (the TRL / run field it sets, or None for the command's own use; the option)
+    "data": ("data_dir", DataOpt), "out": ("output_dir", OutOpt), "config": (None, ConfigOpt),
+    "epochs": ("num_train_epochs", EpochsOpt), "max_steps": ("max_steps", MaxStepsOpt),
+    "lr": ("learning_rate", LrOpt), "batch_size": ("per_device_train_batch_size", BatchOpt),
+    "grad_accum": ("gradient_accumulation_steps", AccumOpt), "max_length": ("max_length", MaxLenOpt),
+    "seed": ("seed", SeedOpt), "set_": (None, SetOpt), "merge": ("merge", MergeOpt), "resume": (None, ResumeOpt),
+}
+
+
+def _training_command(fn):
+    """Give a training command the options every training takes (``_COMMON``); ``fn`` gets them as
+    ``flags`` (field -> value, None where not given), ``config``, ``sets`` and ``resume``."""
+    import functools
+    import inspect
+
+    own = list(inspect.signature(fn, eval_str=True).parameters.values())[:-4]  # flags, config, sets, resume
+    common = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option,
+                                default=False if name in ("merge", "resume") else None)
+              for name, (_, option) in _COMMON.items()]
+
+    @functools.wraps(fn)
+    def command(**kw):
+        given = {name: kw.pop(name) for name in _COMMON}
+        flags = {field: given[name] for name, (field, _) in _COMMON.items() if field}
+        flags.update(data_dir=str(given["data"]) if given["data"] else None,
+                     output_dir=str(given["out"]) if given["out"] else None, merge=given["merge"] or None)
+        return fn(**kw, flags=flags, config=given["config"], sets=given["set_"], resume=given["resume"])
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + common
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    del command.__wrapped__
+    return command
 
 
 @app.command("init")
@@ -62,63 +83,39 @@ def init(
 
 
 @app.command("sft")
+@_training_command
 def sft(
     model: Annotated[str | None, typer.Option("--model", help="Base model: hub name or local folder.")] = None,
-    data: DataOpt = None,
-    out: OutOpt = None,
-    config: ConfigOpt = None,
-    epochs: EpochsOpt = None,
-    max_steps: MaxStepsOpt = None,
-    lr: LrOpt = None,
-    batch_size: BatchOpt = None,
-    grad_accum: AccumOpt = None,
-    max_length: MaxLenOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Full fine-tuning instead of LoRA.")] = False,
-    merge: MergeOpt = False,
-    resume: ResumeOpt = False,
     only: Annotated[str | None, typer.Option("--only", help="generation | application (ablation).")] = None,
+    *, flags: dict, config: Path | None, sets: list[str] | None, resume: bool,
 ) -> None:
     """Supervised fine-tuning on rule generation + rule application (LoRA by default)."""
     from redistill.train.config import SFTRunConfig, load_config
     from redistill.train.sft import run_sft
 
-    flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
     flags.update({"model_name_or_path": model, "full": full or None, "only": only})
-    cfg = load_config(SFTRunConfig, config, flags, set_)
+    cfg = load_config(SFTRunConfig, config, flags, sets)
     with _lock(cfg.output_dir, "train sft"):
         run_sft(cfg, resume=resume)
 
 
 @app.command("align")
+@_training_command
 def align(
     init: Annotated[Path | None, typer.Option("--init", help="The SFT output folder to continue from.")] = None,
     model: Annotated[
         str | None, typer.Option("--model", help="Base model of an SFT adapter (default: the one it records).")
     ] = None,
     method: Annotated[str, typer.Option("--method", help="orpo | dpo | simpo | kto.")] = "orpo",
-    data: DataOpt = None,
-    out: OutOpt = None,
-    config: ConfigOpt = None,
-    epochs: EpochsOpt = None,
-    max_steps: MaxStepsOpt = None,
-    lr: LrOpt = None,
-    batch_size: BatchOpt = None,
-    grad_accum: AccumOpt = None,
-    max_length: MaxLenOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    merge: MergeOpt = False,
-    resume: ResumeOpt = False,
+    *, flags: dict, config: Path | None, sets: list[str] | None, resume: bool,
 ) -> None:
     """Preference alignment continuing the SFT model (ORPO by default, as in the paper)."""
     from redistill.train.align import run_align
     from redistill.train.config import align_config_class, load_config
 
-    flags = _common(data, out, epochs, max_steps, lr, batch_size, grad_accum, max_length, seed, merge)
     flags.update({"model_name_or_path": model, "init": str(init) if init else None})
-    cfg = load_config(align_config_class(method), config, flags, set_)
+    cfg = load_config(align_config_class(method), config, flags, sets)
     with _lock(cfg.output_dir, f"train align ({method})"):
         run_align(cfg, resume=resume)
 

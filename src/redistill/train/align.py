@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
-from redistill.train.callbacks import train_logged
 from redistill.train.config import AlignFields, DPORunConfig, KTORunConfig, ORPORunConfig, SimPORunConfig
-from redistill.train.data import data_hash, kto_rows, read_preference_rows, split_eval
+from redistill.train.data import kto_rows, read_preference_rows
 from redistill.train.model import describe_init, load_for_align
-from redistill.train.outputs import LOG, config_dict, console, finish, prepare_out, summary_table
+from redistill.train.outputs import run_training
 
 
 def method_name(cfg: AlignFields) -> str:
@@ -77,28 +76,4 @@ def run_align(cfg: AlignFields, resume: bool = False) -> dict[str, Any]:
     _check(cfg)
     method = method_name(cfg)
     rows, paths = align_rows(cfg)
-    digest = data_hash(paths)
-    train_ds, eval_ds = split_eval(rows, cfg.eval_ratio, cfg.seed)
-    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"  # before the config is compared
-    done, checkpoint = prepare_out(cfg, digest, resume)
-    if done is not None:
-        console.print(f"[green]{method}:[/] {cfg.output_dir} already holds this run; skipping")
-        return done
-    resolved = config_dict(cfg)
-    out = Path(cfg.output_dir)
-    trainer, base, is_adapter = build_trainer(cfg, train_ds, eval_ds)
-    train_logged(trainer, out / LOG, method, checkpoint)
-    meta = {
-        "method": method,
-        "base_model": base,
-        "init": str(cfg.init),
-        "data": [str(p) for p in paths],
-        "data_hash": digest,
-        "train_rows": len(train_ds),
-        "eval_rows": 0 if eval_ds is None else len(eval_ds),
-        "output": str(out),
-    }
-    manifest = finish(trainer, cfg, meta, is_adapter, resolved)
-    if manifest:
-        console.print(summary_table(manifest, f"Alignment ({method})"))
-    return manifest
+    return run_training(cfg, method, f"Alignment ({method})", rows, paths, build_trainer, resume)

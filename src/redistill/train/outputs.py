@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,45 @@ def prepare_out(cfg, data_hash: str, resume: bool) -> tuple[dict | None, str | N
             "pass --resume to continue it, or delete them to start over"
         )
     return None, checkpoint if resume else None
+
+
+def run_training(cfg, method: str, title: str, rows: list[dict], paths: list[Path], build_trainer: Callable,
+                 resume: bool, **meta: Any) -> dict[str, Any]:
+    """What every training stage does around its trainer: skip a finished run, resume a checkpoint, train
+    with our log and progress bar, save and describe ``cfg.output_dir``; returns the manifest.
+
+    ``build_trainer(cfg, train_ds, eval_ds)`` returns ``(trainer, base model name, is_adapter)``;
+    ``meta`` adds fields to the manifest (e.g. ``only``).
+    """
+    from redistill.train.callbacks import train_logged
+    from redistill.train.data import data_hash, split_eval
+
+    digest = data_hash(paths)
+    train_ds, eval_ds = split_eval(rows, cfg.eval_ratio, cfg.seed)
+    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"  # before the config is compared
+    done, checkpoint = prepare_out(cfg, digest, resume)
+    if done is not None:
+        console.print(f"[green]{method}:[/] {cfg.output_dir} already holds this run; skipping")
+        return done
+    resolved = config_dict(cfg)
+    out = Path(cfg.output_dir)
+    trainer, base, is_adapter = build_trainer(cfg, train_ds, eval_ds)
+    train_logged(trainer, out / LOG, method, checkpoint)
+    described = {
+        "method": method,
+        "base_model": base,
+        "init": str(cfg.init) if getattr(cfg, "init", None) else None,
+        "data": [str(p) for p in paths],
+        "data_hash": digest,
+        **meta,
+        "train_rows": len(train_ds),
+        "eval_rows": 0 if eval_ds is None else len(eval_ds),
+        "output": str(out),
+    }
+    manifest = finish(trainer, cfg, described, is_adapter, resolved)
+    if manifest:
+        console.print(summary_table(manifest, title))
+    return manifest
 
 
 def _merge(out: Path, base: str) -> Path:

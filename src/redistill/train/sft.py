@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from redistill.errors import RedistillError
-from redistill.train.callbacks import train_logged
 from redistill.train.config import SFTRunConfig
-from redistill.train.data import data_hash, read_sft_rows, split_eval
+from redistill.train.data import read_sft_rows
 from redistill.train.model import load_model, load_tokenizer, lora_config
-from redistill.train.outputs import LOG, config_dict, console, finish, prepare_out, summary_table
+from redistill.train.outputs import run_training
 
 
 def _check(cfg: SFTRunConfig) -> None:
@@ -47,29 +45,8 @@ def run_sft(cfg: SFTRunConfig, resume: bool = False) -> dict[str, Any]:
     """
     _check(cfg)
     rows, paths = read_sft_rows(cfg.data_dir, cfg.only)
-    digest = data_hash(paths)
-    train_ds, eval_ds = split_eval(rows, cfg.eval_ratio, cfg.seed)
-    cfg.eval_strategy = cfg.eval_strategy if eval_ds is not None else "no"  # before the config is compared
-    done, checkpoint = prepare_out(cfg, digest, resume)
-    if done is not None:
-        console.print(f"[green]sft:[/] {cfg.output_dir} already holds this run; skipping")
-        return done
-    resolved = config_dict(cfg)
-    out = Path(cfg.output_dir)
-    trainer = build_trainer(cfg, train_ds, eval_ds)
-    train_logged(trainer, out / LOG, "sft", checkpoint)
-    meta = {
-        "method": "sft",
-        "base_model": cfg.model_name_or_path,
-        "init": None,
-        "data": [str(p) for p in paths],
-        "data_hash": digest,
-        "only": cfg.only,
-        "train_rows": len(train_ds),
-        "eval_rows": 0 if eval_ds is None else len(eval_ds),
-        "output": str(out),
-    }
-    manifest = finish(trainer, cfg, meta, not cfg.full, resolved)
-    if manifest:
-        console.print(summary_table(manifest, "SFT"))
-    return manifest
+
+    def trainer(cfg, train_ds, eval_ds):
+        return build_trainer(cfg, train_ds, eval_ds), cfg.model_name_or_path, not cfg.full
+
+    return run_training(cfg, "sft", "SFT", rows, paths, trainer, resume, only=cfg.only)
