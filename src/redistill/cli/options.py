@@ -14,6 +14,12 @@ import typer
 
 from redistill.config import StageConfig
 from redistill.llm.cache import ResponseCache
+from redistill.llm.factory import ApiConfig
+
+
+def _api_help(name: str) -> str:
+    return ApiConfig.model_fields[name].description or ""
+
 
 ModelOpt = Annotated[str, typer.Option(
     "--model", "-m", help="Model spec: openai:MODEL, openai:MODEL@http://host:port/v1, hf:NAME_OR_PATH or "
@@ -24,12 +30,9 @@ CacheDirOpt = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Response cache folder (default: $REDISTILL_CACHE_DIR, else $XDG_CACHE_HOME/redistill, "
     "else ~/.cache/redistill).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="openai: requests in flight at once "
-                                             "(a one-request-at-a-time server wants 1-4).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="openai: seconds to wait for one answer before it "
-                                           "is retried (raise it for a slow server).")]
-MaxRetriesOpt = Annotated[int, typer.Option("--max-retries", min=0, help="openai: retries of a request that "
-                                            "failed on 429/5xx/timeout (the SDK's backoff, Retry-After honoured).")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help=_api_help("concurrency"))]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help=_api_help("timeout"))]
+MaxRetriesOpt = Annotated[int, typer.Option("--max-retries", min=0, help=_api_help("max_retries"))]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="hf: sequences per generate call (halves on OOM).")]
 PricesOpt = Annotated[Path | None, typer.Option(
     "--prices", help="JSON/YAML file {model: [prompt, completion]} in USD per 1M tokens, over the built-in table.")]
@@ -37,9 +40,7 @@ PricesOpt = Annotated[Path | None, typer.Option(
 
 def api_options(spec: str, concurrency: int, timeout: float, max_retries: int) -> dict:
     """The options an ``openai:`` backend takes from the command line (none for local engines)."""
-    if not spec.startswith("openai:"):
-        return {}
-    return {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries}
+    return ApiConfig(concurrency=concurrency, timeout=timeout, max_retries=max_retries).options(spec)
 
 
 def cache_choice(cache_dir: Path | None, no_cache: bool) -> str | Path | None:

@@ -7,12 +7,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from redistill.config import StageConfig
 from redistill.errors import RedistillError
 from redistill.llm.cache import CachedBackend, ResponseCache
 from redistill.llm.types import Backend
 from redistill.llm.usage import UsageLedger
 
 SPEC_HELP = "openai:MODEL, openai:MODEL@http://host:port/v1, hf:NAME_OR_PATH or vllm:NAME_OR_PATH"
+
+
+class ApiConfig(StageConfig):
+    """How an ``openai:`` backend talks to its server (``--concurrency`` ...; a run config's ``api:`` block,
+    for the teacher and every eval row)."""
+
+    concurrency: int = Field(32, ge=1, description="openai: requests in flight at once (a one-request-at-a-time "
+                             "server wants 1-4).")
+    timeout: float = Field(120.0, gt=0, description="openai: seconds to wait for one answer before it is retried "
+                           "(raise it for a slow server).")
+    max_retries: int = Field(6, ge=0, description="openai: retries of a request that failed on 429/5xx/timeout "
+                             "(the SDK's backoff, Retry-After honoured).")
+
+    def options(self, spec: str) -> dict[str, Any]:
+        """The backend options for ``spec`` (none for local engines)."""
+        if not spec.startswith("openai:"):
+            return {}
+        return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries}
 
 
 def _openai(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:

@@ -18,6 +18,7 @@ from redistill.distill.augment import AugmentConfig
 from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
 from redistill.eval.runner import SearchSettings
+from redistill.llm.factory import ApiConfig
 from redistill.train.scratch import ScratchConfig
 from redistill.yamlfiles import parse_sets, read_yaml
 
@@ -53,20 +54,6 @@ class SuiteConfig(_Strict):
 class StudentConfig(_Strict):
     base: str = Field("scratch", description="`scratch`, or a model name/path loaded with from_pretrained.")
     scratch: ScratchConfig = Field(default_factory=ScratchConfig)
-
-
-class ApiConfig(_Strict):
-    """How every ``openai:`` backend of the run (teacher and eval rows) talks to its server."""
-
-    concurrency: int = Field(32, ge=1, description="Requests in flight at once (lower for a one-at-a-time server).")
-    timeout: float = Field(120.0, gt=0, description="Seconds before a request is abandoned and retried.")
-    max_retries: int = Field(6, ge=0, description="Retries of a failed request (429, 5xx, timeouts) by the SDK.")
-
-    def options(self, spec: str) -> dict[str, Any]:
-        """The backend options for ``spec`` (none for local engines)."""
-        if not spec.startswith("openai:"):
-            return {}
-        return {"concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries}
 
 
 class TrainConfig(_Strict):
