@@ -22,7 +22,6 @@ from redistill.cli.options import (
 from redistill.cli.tasks import AnswerTypeOpt, DataOpt, SplitOpt, split_list
 from redistill.distill.augment import AugmentConfig
 from redistill.errors import RedistillError
-from redistill.jsonl import write_json
 
 console = make_console()
 
@@ -50,7 +49,8 @@ def augment(
     unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="Run --follower python programs WITHOUT the bubblewrap sandbox (old in-process guard only; recorded in each line). Not recommended.")] = False,
 ) -> None:
     """Sample rules from the teacher, score each on the seen examples, append one line per task."""
-    from redistill.distill.augment import estimate_augment, make_teacher, run_augment
+    from redistill.distill.augment import estimate_augment
+    from redistill.distill.stage import augment_suites
     from redistill.llm.openai_batch import BATCH_DISCOUNT
     from redistill.llm.usage import cost_fn_for, model_name
     from redistill.prompts import load_prompts
@@ -66,8 +66,8 @@ def augment(
     # one price source: the flags (USD per 1M tokens) over the built-in table, for the records and the ledger
     prices = {model_name(teacher): (price_in or 0.0, price_out or 0.0)} \
         if price_in is not None or price_out is not None else None
-    cost_fn = cost_fn_for(teacher, prices)
     if dry_run:
+        cost_fn = cost_fn_for(teacher, prices)
         table = Table(title=f"augment {', '.join(names)} ({split}) with {teacher}: estimate")
         for col in ("suite", "tasks", "rule requests", "apply requests", "calls", "prompt tokens",
                     "completion tokens", "USD", "USD batch"):
@@ -82,61 +82,18 @@ def augment(
         return
 
     options = api_options(teacher, concurrency, timeout, max_retries)
-    if prices and teacher.startswith("openai:"):
-        options["prices"] = prices
-    chunk_size = cfg.chunk_size
-    if cfg.batch:
-        from redistill.distill.batch import batch_chunk, batch_cost, batch_options
-
-        options.update(batch_options(teacher, out), poll_s=poll_s)
-        cost_fn = batch_cost(cost_fn)
-        chunk_size = batch_chunk(max(len(tasks) for tasks in suites.values()))
     if teacher != "library":
         options["cache"] = cache_choice(cache_dir, no_cache)
-    proposer, rule_follower, backend = make_teacher(teacher, params, ps, unsafe_sandbox, **options)
-    logs = []
-    for name, tasks in suites.items():
-        path = out / "augment" / f"{tasks[0].suite if tasks else name}.jsonl"
-        before = _ledger(backend)
-        r = run_augment(tasks, proposer, rule_follower, path, teacher, params, chunk_size, cfg.budget_usd, cost_fn,
-                        progress=True, prompts=ps)
-        spent = _ledger_delta(before, _ledger(backend))
-        if spent is not None:  # this suite's share of the backend's ledger: what the server saw
-            write_json(path.parent / f"usage.{path.stem}.json", spent)
-        failed = f", {r.failed} failed" if r.failed else ""
-        console.print(f"{path.stem}: {r.done} tasks done{failed}, {r.skipped} already on disk, {r.remaining} left; "
-                      f"{_calls(spent, r.calls)}, {r.usage.prompt_tokens + r.usage.completion_tokens:,} tokens, "
-                      f"${r.cost_usd:.2f} -> {path}")
-        if r.stopped_for_budget:
-            console.print(f"[yellow]stopped before crossing the budget of ${cfg.budget_usd:.2f}[/]; re-run with a "
-                          "larger --budget-usd to continue")
-            break
-        if r.failures is not None and len(r.failures):
-            logs.append(r.failures)
+    if cfg.batch:
+        options["poll_s"] = poll_s
+    done = augment_suites(cfg, teacher, suites, out, ps, unsafe_sandbox, prices,
+                          on_suite=lambda d: console.print(d.summary()), **options)
+    if done and done[-1].result.stopped_for_budget:
+        console.print(f"[yellow]stopped before crossing the budget of ${cfg.budget_usd:.2f}[/]; re-run with a "
+                      "larger --budget-usd to continue")
+    logs = [d.result.failures for d in done if d.result.failures is not None and len(d.result.failures)]
     if logs:
         report_failures(sum(len(log) for log in logs), logs)
-
-
-def _ledger(backend) -> dict | None:
-    ledger = getattr(backend, "ledger", None)
-    return ledger.to_json() if ledger is not None else None
-
-
-def _ledger_delta(before: dict | None, after: dict | None) -> dict | None:
-    """What a backend's ledger counted between two snapshots (the counts of one suite)."""
-    if before is None or after is None:
-        return None
-    out = {k: (round(v - before[k], 6) if isinstance(v, float) else v - before[k])
-           for k, v in after.items() if isinstance(v, (int, float))}
-    return out | {"notes": after.get("notes", [])}
-
-
-def _calls(j: dict | None, fallback: int) -> str:
-    """The calls the server answered, from the usage ledger (what ``usage.<suite>.json`` says)."""
-    if j is None:
-        return "no model calls"
-    extra = [f"{j[k]} {k.replace('_', ' ')}" for k in ("retries", "errors", "cache_hits") if j[k]]
-    return f"{j['calls']} calls" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def report_failures(n: int, logs: list) -> None:

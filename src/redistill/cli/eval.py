@@ -31,11 +31,10 @@ def eval_command(
     suites = prepare(cfg, out)  # bad settings and data fail before a model is loaded
     from redistill.cli.options import api_options, cache_choice
     from redistill.llm import factory
-    from redistill.llm.usage import cost_fn_for
 
     backend = factory.make_backend(model, adapter=cfg.adapters or None, cache=cache_choice(cache_dir, no_cache),
                                    **api_options(model, concurrency, timeout, max_retries))
-    summaries = run_eval(cfg, out, backend, cost_fn=cost_fn_for(model), console=console, suites=suites)
+    summaries = run_eval(cfg, out, backend, console=console, suites=suites)
     from redistill.llm.usage import write_ledger
 
     write_ledger(backend, out)

@@ -109,39 +109,6 @@ class AugmentEstimate:
         return self.rule_requests + self.apply_requests
 
 
-def make_teacher(
-    spec: str, params: AugmentParams, prompts: Prompts, unsafe_sandbox: bool = False, **backend_options: Any
-) -> tuple[RuleProposer, RuleFollower, Any]:
-    """The teacher a spec names, as ``(proposer, follower, backend or None)``.
-
-    ``library`` is the offline rule library with exact followers; any other spec is a model backend
-    that proposes rules (as programs when the follower is ``python``) and, with the ``llm`` follower,
-    applies them at the apply temperature. The python follower needs bubblewrap (checked here, before
-    any spend) unless ``unsafe_sandbox``.
-    """
-    from redistill.search.followers import make_follower
-    from redistill.search.sandbox import require_sandbox
-
-    kw: dict[str, Any] = {}
-    if params.follower == "python":
-        require_sandbox(unsafe_sandbox)
-        kw = {"unsafe_sandbox": unsafe_sandbox}
-    if spec == "library":
-        from redistill.tasks.generators.teacher import LibraryTeacher
-
-        return LibraryTeacher(), make_follower(params.follower, **kw), None
-    from redistill.llm.factory import make_backend
-    from redistill.search.proposers import ModelProposer
-
-    backend = make_backend(spec, **backend_options)
-    # the python follower runs programs: ask for them with the program prompt (what rule_prompt records)
-    proposer = ModelProposer(backend, prompts, params.rule_temperature, params.max_tokens,
-                             program=params.follower == "python")
-    if params.follower == "llm":
-        kw = {"temperature": params.apply_temperature, "max_tokens": params.max_tokens}
-    return proposer, make_follower(params.follower, backend, prompts, **kw), backend
-
-
 def rule_prompt(prompts: Prompts, task: Task, follower: str) -> list[dict[str, str]]:
     """The rule-generation prompt recorded with the task (the program prompt for the python follower)."""
     p = prompts.for_suite(task.suite, task.answer_type)

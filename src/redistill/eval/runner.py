@@ -203,8 +203,12 @@ def run_eval(
 ) -> dict[str, dict]:
     """Evaluate every suite of ``cfg`` into ``out``, skipping tasks already there; returns the summaries.
 
-    ``suites`` is what ``prepare`` returned, when the caller already called it.
+    ``suites`` is what ``prepare`` returned, when the caller already called it. ``cost_fn`` defaults to the
+    price table's for ``cfg.model`` (None for local engines), the one the backend's ledger uses.
     """
+    from redistill.llm.usage import cost_fn_for
+
+    cost_fn = cost_fn or cost_fn_for(cfg.model)
     suites = suites if suites is not None else prepare(cfg, out)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -142,38 +142,20 @@ class Pipeline(RunLayout):
                           f"({'generated' if s.source == 'generate' else 'from ' + str(s.data)})")
 
     def stage_augment(self) -> str:
-        from redistill.distill.augment import make_teacher, run_augment
-        from redistill.llm.usage import cost_fn_for
+        from redistill.distill.stage import augment_suites
 
-        a = params = self.cfg.augment
-        options = self.cfg.api.options(self.cfg.teacher)
-        cost_fn = cost_fn_for(self.cfg.teacher)
-        if a.batch:
-            from redistill.distill.batch import batch_cost, batch_options
-
-            options.update(batch_options(self.cfg.teacher, self.run))
-            cost_fn = batch_cost(cost_fn)
-        proposer, follower, backend = make_teacher(self.cfg.teacher, params, self.prompts, self.cfg.unsafe_sandbox,
-                                                   **options)
-        status = "done"
-        failed: list[str] = []
-        for suite, tasks in self.tasks("train").items():
-            chunk = max(1, len(tasks)) if a.batch else a.chunk_size  # batch: one batch per stage
-            r = run_augment(tasks, proposer, follower, self.run / "augment" / f"{suite}.jsonl", self.cfg.teacher,
-                            params, chunk, a.budget_usd, cost_fn, progress=True, prompts=self.prompts)
-            console.print(f"{suite}: {r.done} tasks augmented, {r.skipped} already on disk, ${r.cost_usd:.2f}")
-            if r.stopped_for_budget:
-                status = "stopped at the budget"
-            if r.failures is not None and len(r.failures):
-                failed.append(f"{suite}: {len(r.failures)} task(s) ({r.failures.sample()}; see {r.failures.path})")
-        if backend is not None:
-            from redistill.llm.usage import write_ledger
-
-            write_ledger(backend, self.run / "augment")
+        c = self.cfg
+        done = augment_suites(c.augment, c.teacher, self.tasks("train"), self.run, self.prompts, c.unsafe_sandbox,
+                              on_suite=lambda d: console.print(d.summary()), **c.api.options(c.teacher))
+        failed = []
+        for d in done:
+            f = d.result.failures
+            if f is not None and len(f):
+                failed.append(f"{d.path.stem}: {len(f)} task(s) ({f.sample()}; see {f.path})")
         if failed:  # unfinished tasks are not data: stop before build, re-running retries only them
             raise RedistillError(f"augment: a model call failed after its retries for {'; '.join(failed)}; "
                                  "re-run to retry only those tasks")
-        return status
+        return "stopped at the budget" if done and done[-1].result.stopped_for_budget else "done"
 
     def stage_build(self) -> None:
         from redistill.distill.build import run_build
