@@ -103,6 +103,21 @@ def config_options(cls: type[StageConfig], skip: tuple[str, ...] = (),
     return params
 
 
+def command_with(like: Callable, params: list[inspect.Parameter], call: Callable[..., Any]) -> Callable:
+    """A typer command named and documented like ``like``, taking ``params`` (as options and arguments) and
+    running ``call(**values)``: how commands get options made at import time."""
+
+    @functools.wraps(like)
+    def command(**kw: Any) -> Any:
+        return call(**kw)
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    del command.__wrapped__  # typer reads the signature above, not like's
+    return command
+
+
 ConfigFileOpt = Annotated[Path | None, typer.Option(
     "--config", help="YAML file of this stage's settings (its keys are the options' names); flags win.")]
 
@@ -119,18 +134,13 @@ def config_command(cls: type[StageConfig], skip: tuple[str, ...] = (), overrides
         config = inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigFileOpt)
         names = [p.name for p in fields]
 
-        @functools.wraps(fn)
-        def command(**kw: Any) -> Any:
+        def call(**kw: Any) -> Any:
             given = {n: kw.pop(n) for n in names}
             for n, fix in (convert or {}).items():
                 if given.get(n) is not None:
                     given[n] = fix(given[n])
             return fn(cls.load(kw.pop("config"), given), **kw)
 
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + [config] + fields
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
-        del command.__wrapped__  # typer reads the signature above, not fn's
-        return command
+        return command_with(fn, own + [config] + fields, call)
 
     return decorate

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from redistill.cli.options import config_command
+from redistill.cli.options import command_with, config_command
 from redistill.train.scratch import ScratchConfig
 
 app = typer.Typer(help="Train the student: SFT, then preference alignment (TRL + PEFT).", no_args_is_help=True)
@@ -40,7 +40,6 @@ _COMMON: dict[str, tuple[str | None, object]] = {
 def _training_command(fn):
     """Give a training command the options every training takes (``_COMMON``); ``fn`` gets them as
     ``flags`` (field -> value, None where not given), ``config``, ``sets`` and ``resume``."""
-    import functools
     import inspect
 
     own = list(inspect.signature(fn, eval_str=True).parameters.values())[:-4]  # flags, config, sets, resume
@@ -48,19 +47,14 @@ def _training_command(fn):
                                 default=False if name in ("merge", "resume") else None)
               for name, (_, option) in _COMMON.items()]
 
-    @functools.wraps(fn)
-    def command(**kw):
+    def call(**kw):
         given = {name: kw.pop(name) for name in _COMMON}
         flags = {field: given[name] for name, (field, _) in _COMMON.items() if field}
         flags.update(data_dir=str(given["data"]) if given["data"] else None,
                      output_dir=str(given["out"]) if given["out"] else None, merge=given["merge"] or None)
         return fn(**kw, flags=flags, config=given["config"], sets=given["set_"], resume=given["resume"])
 
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + common
-    command.__signature__ = inspect.Signature(params)
-    command.__annotations__ = {p.name: p.annotation for p in params}
-    del command.__wrapped__
-    return command
+    return command_with(fn, own + common, call)
 
 
 @app.command("init")
