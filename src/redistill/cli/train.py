@@ -71,9 +71,7 @@ def init(
 
     from redistill.train.scratch import init_student
 
-    n = init_student(cfg, data, out, seed or 0)
-    Console(stderr=True).print(f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} "
-                               f"layers, vocab {n['vocab_size']} -> {out}")
+    Console(stderr=True).print(init_student(cfg, data, out, seed or 0))
 
 
 @app.command("sft")

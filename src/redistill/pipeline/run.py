@@ -12,8 +12,9 @@ Stages and where they write (``RUN`` = the config's ``out``)::
     eval       RUN/eval/<entry>/                      one evaluation per table row (resumable)
     report     RUN/report.md, RUN/report.html
 
-A stage is skipped when ``RUN/stages/<stage>.json`` holds the hash of its settings and of the stages
-before it; stages that pay for model calls (augment, eval) also resume task by task.
+A stage is skipped when its manifest ``RUN/stages/<stage>.json`` (``redistill.manifest``) holds the hash of
+its settings and of the stages before it, and its outputs are unchanged; stages that pay for model calls
+(augment, eval) also resume task by task. Each stage is the function its command runs.
 """
 
 from __future__ import annotations
@@ -170,10 +171,8 @@ class Pipeline(RunLayout):
             return
         from redistill.train.scratch import init_student
 
-        out = self.model_dir("init")
-        n = init_student(self.cfg.student.scratch, [self.run / "data", self.run / "imitation"], out, self.cfg.seed)
-        console.print(f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} layers, "
-                      f"vocab {n['vocab_size']} -> {out}")
+        console.print(init_student(self.cfg.student.scratch, [self.run / "data", self.run / "imitation"],
+                                   self.model_dir("init"), self.cfg.seed))
 
     def _sft(self, data_dir: Path, out: Path, settings: dict, only: str | None = None) -> None:
         from redistill.train.config import SFTRunConfig, build_config

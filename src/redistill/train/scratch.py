@@ -89,9 +89,9 @@ def corpus(data_dirs: Iterable[str | Path]) -> list[str]:
     return texts
 
 
-def init_student(cfg: ScratchConfig, data_dirs: list[str | Path], out_dir: str | Path, seed: int = 0) -> dict:
+def init_student(cfg: ScratchConfig, data_dirs: list[str | Path], out_dir: str | Path, seed: int = 0) -> str:
     """``redistill train init``: a from-scratch student for the data in ``data_dirs``, saved to ``out_dir``;
-    returns its model config (hidden size, layers, vocabulary...)."""
+    returns a line saying what was built."""
     texts = corpus(data_dirs)
     if not texts:
         from redistill.errors import RedistillError
@@ -100,7 +100,9 @@ def init_student(cfg: ScratchConfig, data_dirs: list[str | Path], out_dir: str |
                              "train the tokenizer on; run `redistill build` first")
     out = build_student(texts, out_dir, cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.vocab_size,
                         cfg.max_positions, seed=seed)
-    return json.loads((out / "config.json").read_text())
+    n = json.loads((out / "config.json").read_text())
+    return (f"student built from scratch: hidden {n['hidden_size']}, {n['num_hidden_layers']} layers, "
+            f"vocab {n['vocab_size']} -> {out}")
 
 
 def build_student(
