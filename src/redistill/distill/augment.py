@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -30,14 +30,11 @@ from redistill.manifest import difference
 from redistill.prompts import Prompts, apply_rule_messages, generate_program_messages, generate_rule_messages
 from redistill.search.results import TaskMeter
 from redistill.search.scoring import propose_and_score, task_failure
-from redistill.search.types import RuleFollower, RuleProposer, ScoredRule
+from redistill.search.types import FollowerName, RuleFollower, RuleProposer, ScoredRule
 from redistill.tasks.model import Task, format_value
 
 CostFn = Callable[[Usage], float]
 """Dollars for a usage (input and output tokens), e.g. from the backend's price table."""
-
-
-Follower = Literal["llm", "python", "library"]
 
 
 class AugmentParams(StageConfig):
@@ -47,7 +44,7 @@ class AugmentParams(StageConfig):
     hypotheses: int = Field(50, ge=1, description="Rules sampled per task (the paper: 50).")
     rule_temperature: float = Field(1.0, ge=0, description="Sampling temperature of the rules.")
     apply_temperature: float = Field(0.7, ge=0, description="Temperature of rule application.")
-    follower: Follower = Field("llm", description="Who scores the rules: llm (the teacher applies each rule) | "
+    follower: FollowerName = Field("llm", description="Who scores the rules: llm (the teacher applies each rule) | "
                                "python (rules are programs, executed) | library (exact interpreters).")
     max_tokens: int = Field(512, ge=1, description="Token limit per completion.")
     strict: bool = Field(False, description="Score with the published exact comparison instead of tolerant parsing.")

@@ -34,9 +34,11 @@ from redistill.search.engine import run_search
 from redistill.search.followers import check_python_suite, make_follower
 from redistill.search.proposers import ModelProposer
 from redistill.search.sandbox import require_sandbox
+from redistill.search.types import FollowerName
 from redistill.tasks import Task, load_tasks
 
 CostFn = Callable[[Usage], float]
+Method = Literal["io", "search"]
 
 
 class SearchSettings(StageConfig):
@@ -69,8 +71,8 @@ class EvalConfig(SearchSettings):
                              "REDISTILL_DATA).")
     split: str = Field("test", description="train | test | all (test reproduces the published split).")
     answer_type: str | None = Field(None, description="For a custom suite: list | label | tokens.")
-    method: Literal["io", "search"] = Field("search", description="io (direct few-shot) or search (hypothesis search).")
-    follower: Literal["llm", "python", "library"] = Field(
+    method: Method = Field("search", description="io (direct few-shot) or search (hypothesis search).")
+    follower: FollowerName = Field(
         "llm", description="Rule follower: llm (the paper), python (rules as programs, list suites) or library "
         "(exact interpreters for rules in the rule library's wording).")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N tasks of each suite.")

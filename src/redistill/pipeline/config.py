@@ -17,8 +17,9 @@ from redistill.config import raw_errors
 from redistill.distill.augment import AugmentConfig
 from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
-from redistill.eval.runner import SearchSettings
+from redistill.eval.runner import Method, SearchSettings
 from redistill.llm.factory import ApiConfig
+from redistill.search.types import FollowerName
 from redistill.train.scratch import ScratchConfig
 from redistill.yamlfiles import parse_sets, read_yaml
 
@@ -71,8 +72,8 @@ class EvalEntry(_Strict):
 
     name: str
     model: str = Field(description=f"{' | '.join(RUN_MODELS)}, or a backend spec (openai:gpt-4o, hf:PATH).")
-    method: Literal["io", "search"] = "search"
-    follower: Literal["llm", "python", "library"] = "llm"
+    method: Method = "search"
+    follower: FollowerName = "llm"
     oracle: bool | None = Field(None, description="Apply every sampled rule to the unseen examples too (the "
                                 "accuracy-vs-H curve); default: on for search. Off saves most of an llm row's cost.")
 

@@ -7,12 +7,14 @@ interpreters and library teacher.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from redistill.llm.types import Usage
 from redistill.tasks.model import Task
 
 Messages = list[dict[str, str]]
+FollowerName = Literal["llm", "python", "library"]
+"""The rule followers one picks by name (``search.followers.make_follower``)."""
 
 
 @dataclass
