@@ -184,6 +184,8 @@ def generate_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed; use disjoint seeds for training and test sets.")] = 0,
     concepts: Annotated[str | None, typer.Option("--concepts", help="Comma-separated concepts to draw from.")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Comma-separated concepts to leave out.")] = None,
+    first: Annotated[str | None, typer.Option("--first", help="Comma-separated concepts that lead the round-robin "
+                                              "(held-out concepts in a test set, so each is tested).")] = None,
     novel: Annotated[bool, typer.Option("--novel", help="MiniSCAN: draw new function semantics too.")] = False,
     max_seen: Annotated[int | None, typer.Option("--max-seen", min=1, help="List suites: keep only the first N seen "
                                                  "examples of each task (shorter prompts for a small student).")] = None,
@@ -192,7 +194,8 @@ def generate_cmd(
     from redistill.jsonl import write_jsonl
     from redistill.tasks.generators import generate
 
-    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel, max_seen=max_seen)
+    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel, max_seen=max_seen,
+                     first=split_names(first) or ())
     write_jsonl(out, (t.to_json() for t in tasks))
     by_concept = Counter(t.meta["concept"] for t in tasks)
     table = Table(title=f"{len(tasks)} {family} tasks -> {out}")

@@ -124,15 +124,14 @@ class Pipeline(RunLayout):
 
     # ---------------------------------------------------------------- stages
     def stage_tasks(self) -> None:
-        from redistill.tasks.generators import generate, list_concepts
+        from redistill.tasks.generators import generate
 
         for s in self.cfg.suites:
             if s.source == "generate":
                 train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train,
                                  max_seen=s.max_seen)
                 # held-out concepts come first in the test split's round-robin, so every one of them is tested
-                order = s.holdout + [c for c in list_concepts(s.name) if c not in s.holdout] if s.holdout else None
-                test = generate(s.name, s.n_test, s.test_seed, concepts=order, max_seen=s.max_seen)
+                test = generate(s.name, s.n_test, s.test_seed, first=s.holdout, max_seen=s.max_seen)
             else:
                 at = s.answer_type
                 train = load_tasks(s.name, s.data, "train", answer_type=at)

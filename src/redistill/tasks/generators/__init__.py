@@ -62,10 +62,12 @@ def generate(
     novel: bool = False,
     max_tries: int = 200,
     max_seen: int | None = None,
+    first: Sequence[str] = (),
 ) -> list[Task]:
     """``n`` tasks of ``family``, concepts in round-robin order, each checked and redrawn on failure.
 
-    ``novel`` (MiniSCAN) also draws new function semantics and precedences. ``max_seen`` keeps only the
+    ``novel`` (MiniSCAN) also draws new function semantics and precedences. ``first`` concepts lead the
+    round-robin (held-out concepts in a test split, so every one is tested). ``max_seen`` keeps only the
     first N seen examples of each task (shorter prompts for a small student; list families only, where
     the rule is still determined by them).
     """
@@ -74,6 +76,9 @@ def generate(
                              "MiniSCAN answers must stay determined by them)")
     fam = get_family(family)
     chosen = _choose(fam.name, concepts, exclude)
+    if first:
+        _choose(fam.name, first, None)  # unknown names are errors
+        chosen = [c for c in first if c in chosen] + [c for c in chosen if c not in first]
     tasks: list[Task] = []
     for i in range(n):
         concept = chosen[i % len(chosen)]
