@@ -185,12 +185,14 @@ def generate_cmd(
     concepts: Annotated[str | None, typer.Option("--concepts", help="Comma-separated concepts to draw from.")] = None,
     exclude: Annotated[str | None, typer.Option("--exclude", help="Comma-separated concepts to leave out.")] = None,
     novel: Annotated[bool, typer.Option("--novel", help="MiniSCAN: draw new function semantics too.")] = False,
+    max_row: Annotated[int | None, typer.Option("--max-row", min=8, help="List families: longest input; 1D-ARC rows "
+                                                "and blocks are drawn shorter (for small students).")] = None,
 ) -> None:
     """Generate tasks with their true rules (seeded, deterministic)."""
     from redistill.jsonl import write_jsonl
     from redistill.tasks.generators import generate
 
-    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel)
+    tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel, max_row=max_row)
     write_jsonl(out, (t.to_json() for t in tasks))
     by_concept = Counter(t.meta["concept"] for t in tasks)
     table = Table(title=f"{len(tasks)} {family} tasks -> {out}")

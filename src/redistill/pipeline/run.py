@@ -71,7 +71,8 @@ class Pipeline:
     def stage_settings(self, stage: str) -> Any:
         c = self.cfg
         return {
-            "tasks": [s.model_dump() for s in c.suites],
+            # a field left at None stays out, so run folders made before it existed keep their tasks
+            "tasks": [s.model_dump(exclude={"max_row"} if s.max_row is None else None) for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
             "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
             "build": c.build.model_dump(),
@@ -161,10 +162,11 @@ class Pipeline:
 
         for s in self.cfg.suites:
             if s.source == "generate":
-                train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train)
+                train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train,
+                                 max_row=s.max_row)
                 # held-out concepts come first in the test split's round-robin, so every one of them is tested
                 order = s.holdout + [c for c in list_concepts(s.name) if c not in s.holdout] if s.holdout else None
-                test = generate(s.name, s.n_test, s.test_seed, concepts=order)
+                test = generate(s.name, s.n_test, s.test_seed, concepts=order, max_row=s.max_row)
                 if s.max_seen:
                     for t in train + test:
                         t.train = t.train[: s.max_seen]

@@ -15,6 +15,7 @@ from redistill.errors import RedistillError
 from redistill.tasks.generators import acre, arc1d, listfunc, scan
 from redistill.tasks.generators.checks import check_task
 from redistill.tasks.generators.library import Rule, normalise_text
+from redistill.tasks.generators.listtasks import ListFamily
 from redistill.tasks.model import Task
 from redistill.tasks.suites import get_suite
 
@@ -61,19 +62,26 @@ def generate(
     exclude: Sequence[str] | None = None,
     novel: bool = False,
     max_tries: int = 200,
+    max_row: int | None = None,
 ) -> list[Task]:
     """``n`` tasks of ``family``, concepts in round-robin order, each checked and redrawn on failure.
 
-    ``novel`` (MiniSCAN) also draws new function semantics and precedences.
+    ``novel`` (MiniSCAN) also draws new function semantics and precedences. ``max_row`` (list
+    families) caps the input length: 1D-ARC rows are drawn shorter, blocks scaled with them.
     """
     fam = get_family(family)
+    if max_row is not None and not isinstance(fam, ListFamily):
+        raise RedistillError(f"max_row applies to list families (1d_arc, list_func), not {fam.name}")
+    if max_row is not None and max_row < 8:
+        raise RedistillError(f"max_row must be at least 8 (a 1D-ARC row needs room for a block, a gap and a pivot), got {max_row}")
+    extra = {"max_row": max_row} if max_row is not None else {}
     chosen = _choose(fam.name, concepts, exclude)
     tasks: list[Task] = []
     for i in range(n):
         concept = chosen[i % len(chosen)]
         rng = random.Random(f"{fam.name}:{seed}:{i}")
         for _ in range(max_tries):
-            task = fam.make_task(rng, concept, f"s{seed}-{i}", novel)
+            task = fam.make_task(rng, concept, f"s{seed}-{i}", novel, **extra)
             if task is not None and not check_task(fam, task):
                 break
         else:
