@@ -67,6 +67,24 @@ def test_1d_arc_lengths_and_colours_in_benchmark_range():
             assert e.output != e.input
 
 
+@pytest.mark.parametrize("family", ["1d_arc", "list_func"])
+def test_max_row_draws_short_rows_of_every_concept(family):
+    concepts = list_concepts(family)
+    tasks = generate(family, 3 * len(concepts), seed=4, max_row=12)
+    assert {t.meta["concept"] for t in tasks} == set(concepts)  # every concept still fits in 12 cells
+    fam = get_family(family)
+    for t in tasks:
+        assert check_task(fam, t) == []
+        rule = rule_of(t)
+        for e in t.train + t.test:
+            assert len(eval(e.input)) <= 12  # noqa: S307 - our own generated list text
+            assert fam.apply(rule, e.input) == e.output
+    # without a cap the draws are the published-range ones, unchanged by the option's existence
+    assert max(len(eval(e.input)) for t in generate("1d_arc", 40, seed=4) for e in t.train) > 12  # noqa: S307
+    with pytest.raises(RedistillError, match="list families"):
+        generate("acre", 2, seed=0, max_row=12)
+
+
 def test_checks_catch_broken_tasks():
     t = generate("list_func", 1, seed=0, concepts=["reverse"])[0]
     fam = get_family("list_func")

@@ -189,13 +189,15 @@ def generate_cmd(
     novel: Annotated[bool, typer.Option("--novel", help="MiniSCAN: draw new function semantics too.")] = False,
     max_seen: Annotated[int | None, typer.Option("--max-seen", min=1, help="List suites: keep only the first N seen "
                                                  "examples of each task (shorter prompts for a small student).")] = None,
+    max_row: Annotated[int | None, typer.Option("--max-row", min=8, help="List families: longest input; 1D-ARC rows "
+                                                "and blocks are drawn shorter (for small students).")] = None,
 ) -> None:
     """Generate tasks with their true rules (seeded, deterministic)."""
     from redistill.jsonl import write_jsonl
     from redistill.tasks.generators import generate
 
     tasks = generate(family, n, seed, split_names(concepts), split_names(exclude), novel, max_seen=max_seen,
-                     first=split_names(first) or ())
+                     first=split_names(first) or (), max_row=max_row)
     write_jsonl(out, (t.to_json() for t in tasks))
     by_concept = Counter(t.meta["concept"] for t in tasks)
     table = Table(title=f"{len(tasks)} {family} tasks -> {out}")

@@ -48,6 +48,8 @@ class SuiteConfig(_Strict):
     novel_train: bool = Field(False, description="scan: train on novel grammars (new semantics and precedences).")
     max_seen: int | None = Field(None, ge=1, description="source=generate, list suites: keep only the first N "
                                  "seen examples of each task (shorter prompts for small students).")
+    max_row: int | None = Field(None, ge=8, description="source=generate, list suites: longest input drawn; 1D-ARC "
+                                "rows and blocks are drawn shorter (shorter prompts for small students).")
     test_limit: int | None = Field(None, ge=1, description="Evaluate at most this many test tasks.")
     train_limit: int | None = Field(None, ge=1, description="Augment at most this many training tasks.")
 
@@ -122,6 +124,8 @@ class RunConfig(_Strict):
         from redistill.tasks.suites import SUITES
 
         for s in self.suites:
+            if s.max_row is not None and s.name not in ("list_func", "1d_arc"):
+                raise ValueError(f"suites.{s.name}.max_row: only list suites (1d_arc, list_func) have rows to shorten")
             if s.max_seen is not None and not (s.name in FAMILIES and SUITES[s.name].answer_type == "list"):
                 raise ValueError(f"suites.{s.name}.max_seen: only list suites may drop seen examples "
                                  "(ACRE and MiniSCAN answers must stay determined by them)")

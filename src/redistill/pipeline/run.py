@@ -49,7 +49,8 @@ class Pipeline(RunLayout):
     def stage_settings(self, stage: str) -> Any:
         c = self.cfg
         return {
-            "tasks": [s.model_dump() for s in c.suites],
+            # a field left at None stays out, so run folders made before it existed keep their tasks
+            "tasks": [s.model_dump(exclude={"max_row"} if s.max_row is None else None) for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
             "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
             "build": c.build.model_dump(exclude={"exports", "imitation"}),  # other formats; always written
@@ -129,9 +130,9 @@ class Pipeline(RunLayout):
         for s in self.cfg.suites:
             if s.source == "generate":
                 train = generate(s.name, s.n_train, s.train_seed, exclude=s.holdout or None, novel=s.novel_train,
-                                 max_seen=s.max_seen)
+                                 max_seen=s.max_seen, max_row=s.max_row)
                 # held-out concepts come first in the test split's round-robin, so every one of them is tested
-                test = generate(s.name, s.n_test, s.test_seed, first=s.holdout, max_seen=s.max_seen)
+                test = generate(s.name, s.n_test, s.test_seed, first=s.holdout, max_seen=s.max_seen, max_row=s.max_row)
             else:
                 at = s.answer_type
                 train = load_tasks(s.name, s.data, "train", answer_type=at)

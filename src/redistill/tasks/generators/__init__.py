@@ -15,6 +15,7 @@ from redistill.errors import RedistillError
 from redistill.tasks.generators import acre, arc1d, listfunc, scan
 from redistill.tasks.generators.checks import check_task
 from redistill.tasks.generators.library import Rule, normalise_text
+from redistill.tasks.generators.listtasks import ListFamily
 from redistill.tasks.model import Task
 from redistill.tasks.suites import get_suite
 
@@ -63,18 +64,25 @@ def generate(
     max_tries: int = 200,
     max_seen: int | None = None,
     first: Sequence[str] = (),
+    max_row: int | None = None,
 ) -> list[Task]:
     """``n`` tasks of ``family``, concepts in round-robin order, each checked and redrawn on failure.
 
     ``novel`` (MiniSCAN) also draws new function semantics and precedences. ``first`` concepts lead the
     round-robin (held-out concepts in a test split, so every one is tested). ``max_seen`` keeps only the
     first N seen examples of each task (shorter prompts for a small student; list families only, where
-    the rule is still determined by them).
+    the rule is still determined by them). ``max_row`` (list families) caps the input length: 1D-ARC
+    rows are drawn shorter, blocks scaled with them.
     """
     if max_seen is not None and get_suite(family).answer_type != "list":
         raise RedistillError(f"max_seen: only list suites may drop seen examples, not {family!r} (ACRE and "
                              "MiniSCAN answers must stay determined by them)")
     fam = get_family(family)
+    if max_row is not None and not isinstance(fam, ListFamily):
+        raise RedistillError(f"max_row applies to list families (1d_arc, list_func), not {fam.name}")
+    if max_row is not None and max_row < 8:
+        raise RedistillError(f"max_row must be at least 8 (room for a block, a gap and a pivot), got {max_row}")
+    extra = {"max_row": max_row} if max_row is not None else {}
     chosen = _choose(fam.name, concepts, exclude)
     if first:
         _choose(fam.name, first, None)  # unknown names are errors
@@ -84,7 +92,7 @@ def generate(
         concept = chosen[i % len(chosen)]
         rng = random.Random(f"{fam.name}:{seed}:{i}")
         for _ in range(max_tries):
-            task = fam.make_task(rng, concept, f"s{seed}-{i}", novel)
+            task = fam.make_task(rng, concept, f"s{seed}-{i}", novel, **extra)
             if task is not None and not check_task(fam, task):
                 break
         else:

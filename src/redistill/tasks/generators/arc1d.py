@@ -189,6 +189,28 @@ class Concept:
     make_input: Callable[[random.Random, Params], list[int]]
 
 
+# ``max_row`` (a small student's shorter prompts): every row length range is capped at it and
+# block sizes drawn for 33-pixel rows shrink in proportion. Without a cap the draws are unchanged.
+ROW = 33
+
+
+def _n(rng: random.Random, prm: Params, lo: int, hi: int) -> int:
+    """A row length in [lo, hi], capped at the task's ``max_row``."""
+    cap = prm.get("max_row")
+    if cap:
+        hi = min(hi, cap)
+        lo = min(lo, hi)
+    return rng.randint(lo, hi)
+
+
+def _part(rng: random.Random, prm: Params, lo: int, hi: int, least: int = 1) -> int:
+    """A block size in [lo, hi] drawn for 33-pixel rows, scaled to ``max_row``."""
+    cap = prm.get("max_row")
+    if cap and cap < ROW:
+        lo, hi = max(least, lo * cap // ROW), max(least, hi * cap // ROW)
+    return rng.randint(lo, hi)
+
+
 def _colour(rng: random.Random, avoid: tuple[int, ...] = ()) -> int:
     return rng.choice([c for c in COLOURS if c not in avoid])
 
@@ -200,9 +222,9 @@ def _place(n: int, parts: list[tuple[int, list[int]]]) -> list[int]:
     return x
 
 
-def _block_with_pivot(rng, p, n_lo, n_hi, gap_lo, gap_hi, pivot_right=True):
+def _block_with_pivot(rng, prm, p, n_lo, n_hi, gap_lo, gap_hi, pivot_right=True):
     """A block, a gap and a pivot pixel of colour p (pivot_right: the pivot lies right of the block)."""
-    n = rng.randint(n_lo, n_hi)
+    n = _n(rng, prm, n_lo, n_hi)
     gap = min(rng.randint(gap_lo, gap_hi), n - 3)
     width = rng.randint(1, max(1, min(n - gap - 2, n // 2)))
     c = _colour(rng, (p,))
@@ -213,14 +235,14 @@ def _block_with_pivot(rng, p, n_lo, n_hi, gap_lo, gap_hi, pivot_right=True):
 
 
 def _move_input(rng, prm):
-    n = rng.randint(7, 30)
+    n = _n(rng, prm, 7, 30)
     width = rng.randint(1, n - prm["k"] - 1)
     start = rng.randint(0, n - width - prm["k"])
     return _place(n, [(start, [_colour(rng)] * width)])
 
 
 def _mirror_input(rng, prm):
-    n = rng.randint(12, 32)
+    n = _n(rng, prm, 12, 32)
     width, gap = rng.randint(1, (n - 3) // 2), rng.randint(1, 3)
     if 2 * (width + gap) + 1 > n:
         width = (n - 1) // 2 - gap
@@ -229,8 +251,8 @@ def _mirror_input(rng, prm):
     return x if rng.random() < 0.5 else x[::-1]
 
 
-def _fill_input(rng, pairs, n_lo, n_hi):
-    n = rng.randint(n_lo, n_hi)
+def _fill_input(rng, prm, pairs, n_lo, n_hi):
+    n = _n(rng, prm, n_lo, n_hi)
     c = _colour(rng)
     span = rng.randint(3, max(3, n // pairs - 1))
     x = [0] * n
@@ -243,9 +265,9 @@ def _fill_input(rng, pairs, n_lo, n_hi):
     return x
 
 
-def _blocks_input(rng, n_lo, n_hi, sizes, count_lo, count_hi, colour=None):
+def _blocks_input(rng, prm, n_lo, n_hi, sizes, count_lo, count_hi, colour=None):
     """Several same-coloured blocks separated by gaps of 1-3 pixels."""
-    n = rng.randint(n_lo, n_hi)
+    n = _n(rng, prm, n_lo, n_hi)
     c = colour or _colour(rng)
     x, pos = [0] * n, rng.randint(0, 2)
     for _ in range(rng.randint(count_lo, count_hi)):
@@ -258,9 +280,9 @@ def _blocks_input(rng, n_lo, n_hi, sizes, count_lo, count_hi, colour=None):
 
 
 def _denoise_input(rng, prm):
-    n = rng.randint(32, 33)
+    n = _n(rng, prm, 32, 33)
     c = _colour(rng)
-    width = rng.randint(8, 16)
+    width = _part(rng, prm, 8, 16, least=3)
     start = rng.randint(1, n - width - 1)
     x = _place(n, [(start, [c] * width)])
     for _ in range(rng.randint(2, 5)):
@@ -272,9 +294,9 @@ def _denoise_input(rng, prm):
 
 
 def _denoise_mc_input(rng, prm):
-    n = rng.randint(32, 33)
+    n = _n(rng, prm, 32, 33)
     c = _colour(rng)
-    width = rng.randint(10, 22)
+    width = _part(rng, prm, 10, 22, least=4)
     start = rng.randint(0, n - width)
     x = _place(n, [(start, [c] * width)])
     for _ in range(rng.randint(1, 4)):
@@ -283,7 +305,7 @@ def _denoise_mc_input(rng, prm):
 
 
 def _pcopy_input(rng, prm, multicolour):
-    n = rng.randint(32, 33)
+    n = _n(rng, prm, 32, 33)
     c = _colour(rng)
     x = _place(n, [(rng.randint(0, 2), [c] * 3)])
     pos = 5
@@ -297,7 +319,7 @@ def _pcopy_input(rng, prm, multicolour):
 
 
 def _flip_input(rng, prm):
-    n = rng.randint(9, 32)
+    n = _n(rng, prm, 9, 32)
     width = rng.randint(3, n - 2)
     start = rng.randint(0, n - width)
     c, d = _colour(rng), 0
@@ -307,7 +329,7 @@ def _flip_input(rng, prm):
 
 
 def _hollow_input(rng, prm):
-    n = rng.randint(8, 31)
+    n = _n(rng, prm, 8, 31)
     width = rng.randint(3, n - 1)
     return _place(n, [(rng.randint(0, n - width), [_colour(rng)] * width)])
 
@@ -318,7 +340,7 @@ def _distinct(rng, k):
 
 def _cmp_input(rng, prm):
     while True:
-        x = _blocks_input(rng, 17, 33, list(range(1, 8)), 3, 6, prm["src"])
+        x = _blocks_input(rng, prm, 17, 33, list(range(1, 8)), 3, 6, prm["src"])
         lens = sorted((e - s for s, e, _ in _runs(x)), reverse=True)
         if len(lens) >= 2 and lens[0] > lens[1]:
             return x
@@ -346,39 +368,40 @@ def _two(rng, key_a="a", key_b="b"):
 CONCEPTS: list[Concept] = [
     Concept("denoising_1c", "denoise", lambda r: {}, _denoise_input),
     Concept("denoising_mc", "denoise_inside", lambda r: {}, _denoise_mc_input),
-    Concept("fill", "fill", lambda r: {}, lambda r, p: _fill_input(r, 1, 8, 31)),
+    Concept("fill", "fill", lambda r: {}, lambda r, p: _fill_input(r, p, 1, 8, 31)),
     Concept("flip", "flip", lambda r: {}, _flip_input),
     Concept("hollow", "hollow", lambda r: {}, _hollow_input),
     Concept("mirror", "mirror", lambda r: {"p": 9}, _mirror_input),
     Concept("move_1p", "move", lambda r: {"k": 1, "dir": "right"}, _move_input),
     Concept("move_2p", "move", lambda r: {"k": 2, "dir": "right"}, _move_input),
     Concept("move_2p_dp", "move_towards_pivot", lambda r: {"k": 2, "p": 9},
-            lambda r, p: _block_with_pivot(r, p["p"], 7, 30, 2, 2, r.random() < 0.5)),
+            lambda r, p: _block_with_pivot(r, p, p["p"], 7, 30, 2, 2, r.random() < 0.5)),
     Concept("move_3p", "move", lambda r: {"k": 3, "dir": "right"}, _move_input),
     Concept("move_dp", "move_to_pivot", lambda r: {"p": _colour(r)},
-            lambda r, p: _block_with_pivot(r, p["p"], 7, 30, 1, 8, r.random() < 0.5)),
-    Concept("padded_fill", "fill", lambda r: {}, lambda r, p: _fill_input(r, 3, 24, 93)),
+            lambda r, p: _block_with_pivot(r, p, p["p"], 7, 30, 1, 8, r.random() < 0.5)),
+    Concept("padded_fill", "fill", lambda r: {}, lambda r, p: _fill_input(r, p, 3, 24, 93)),
     Concept("pcopy_1c", "pattern_copy", lambda r: {}, lambda r, p: _pcopy_input(r, p, False)),
     Concept("pcopy_mc", "pattern_copy", lambda r: {}, lambda r, p: _pcopy_input(r, p, True)),
     Concept("recolor_cmp", "recolour_longest", lambda r: _two(r, "a", "unused"), _cmp_input),
     Concept("recolor_cnt", "recolour_size", lambda r: dict(zip(("a", "b", "c", "src"), _distinct(r, 4), strict=False)),
-            lambda r, p: _blocks_input(r, 12, 33, [1, 2, 3], 3, 7, p["src"])),
+            lambda r, p: _blocks_input(r, p, 12, 33, [1, 2, 3], 3, 7, p["src"])),
     Concept("recolor_oe", "recolour_parity", _two,
-            lambda r, p: _blocks_input(r, 13, 33, list(range(1, 8)), 2, 5, p["src"])),
+            lambda r, p: _blocks_input(r, p, 13, 33, list(range(1, 8)), 2, 5, p["src"])),
     Concept("scale_dp", "scale_to_pivot", lambda r: {"p": _colour(r)},
-            lambda r, p: _block_with_pivot(r, p["p"], 7, 30, 1, 8, r.random() < 0.5)),
+            lambda r, p: _block_with_pivot(r, p, p["p"], 7, 30, 1, 8, r.random() < 0.5)),
 ]
 
 
 _BY_NAME = {c.name: c for c in CONCEPTS}
 
 
-def _draw(rng: random.Random, concept: str):
+def _draw(rng: random.Random, concept: str, max_row: int | None = None):
     c = _BY_NAME[concept]
     template = next(t for t in TEMPLATES if t.name == c.rule)
     params = c.params(rng)
     rule = template.instantiate(NAME, {k: v for k, v in params.items() if k in template.space})
-    return rule, lambda r: c.make_input(r, params)
+    shape = {**params, "max_row": max_row} if max_row else params
+    return rule, lambda r: c.make_input(r, shape)
 
 
 FAMILY = ListFamily(NAME, TEMPLATES, [c.name for c in CONCEPTS], _draw, n_seen=3, n_unseen=1, must_change=True)

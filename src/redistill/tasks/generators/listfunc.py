@@ -137,7 +137,8 @@ def _draw_input(rng: random.Random, small: bool, repeats: bool = False) -> list[
     return [rng.randint(0, top) for _ in range(n)]
 
 
-def _draw(rng: random.Random, concept: str):
+def _draw(rng: random.Random, concept: str, max_row: int | None = None):
+    """``max_row`` needs nothing here: inputs have at most 10 elements and ``make_task`` enforces a cap."""
     template = next(t for t in TEMPLATES if t.name == concept)
     params = {}
     for k, values in template.space.items():

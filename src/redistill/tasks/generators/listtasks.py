@@ -23,8 +23,8 @@ class ListFamily:
     name: str
     templates: list[RuleTemplate]
     concepts: list[str]
-    draw: Callable[[random.Random, str], tuple[Rule, Callable[[random.Random], list[int]]]]
-    """For a concept: the rule (params drawn) and a function drawing one input list."""
+    draw: Callable[[random.Random, str, int | None], tuple[Rule, Callable[[random.Random], list[int]]]]
+    """For a concept and an optional longest input: the rule (params drawn) and a function drawing one input list."""
     n_seen: int
     n_unseen: int
     must_change: bool = False
@@ -46,15 +46,18 @@ class ListFamily:
         pairs = [(parse_list(e.input) or [], parse_list(e.output) or []) for e in task.train]
         return [t.instantiate(self.name, p) for t in self.templates for p in t.candidates(pairs)]
 
-    def make_task(self, rng: random.Random, concept: str, task_id, novel: bool = False) -> Task | None:
-        """One task of ``concept``, or None when the draw fails a check (the caller draws again)."""
-        rule, draw_input = self.draw(rng, concept)
+    def make_task(self, rng: random.Random, concept: str, task_id, novel: bool = False,
+                  max_row: int | None = None) -> Task | None:
+        """One task of ``concept``, or None when the draw fails a check (the caller draws again).
+
+        ``max_row`` caps the input length (shorter prompts for a small student)."""
+        rule, draw_input = self.draw(rng, concept, max_row)
         examples: list[Example] = []
         seen_inputs: set[str] = set()
         for _ in range((self.n_seen + self.n_unseen) * 20):
             x = draw_input(rng)
             key = str(x)
-            if key in seen_inputs:
+            if key in seen_inputs or (max_row and len(x) > max_row):
                 continue
             y = self.apply(rule, key)
             if y is None or (self.must_change and y == key) or len(parse_list(y) or []) > self.max_output:
