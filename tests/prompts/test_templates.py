@@ -55,16 +55,3 @@ def test_bad_prompts_file(tmp_path):
         load_prompts(bad)
     with pytest.raises(RedistillError, match="not found"):
         load_prompts(tmp_path / "missing.json")
-
-
-def test_shipped_small_student_prompts_end_the_rule_request_with_a_cue():
-    builtin, small = load_prompts(None), load_prompts("small-student")
-    for suite in ("list_func", "1d_arc", "acre", "scan"):
-        ours, cued = builtin.for_suite(suite), small.for_suite(suite)
-        (plain,) = generate_rule_messages(ours, TASK)
-        (msg,) = generate_rule_messages(cued, TASK)
-        assert msg["content"] == plain["content"] + "Rule:\n"  # the same request, the cue after the examples
-        assert apply_rule_messages(cued, "r", "[1]") == apply_rule_messages(ours, "r", "[1]")
-        assert direct_messages(cued, TASK, "[1]") == direct_messages(ours, TASK, "[1]")
-    with pytest.raises(RedistillError, match="shipped prompt sets: small-student"):
-        load_prompts("no-such-set")

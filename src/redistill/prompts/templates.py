@@ -2,17 +2,13 @@
 
 Assembly order (the same as the reference release, so its texts can be used verbatim):
 
-- rule generation: ``generate_rule``, then per seen example ``"\\nInput: {in}\\nOutput: {out}\\n"``, then ``"\\n"``,
-  then ``generate_rule_end`` (empty in the reference texts).
+- rule generation: ``generate_rule``, then per seen example ``"\\nInput: {in}\\nOutput: {out}\\n"``, then ``"\\n"``.
 - rule application: ``apply_rule + "\\n" + rule + "\\n" + "Input: {in}\\n"``.
 - direct few-shot: ``direct_fewshot1``, the seen examples as above, ``"\\n"``,
   ``direct_fewshot2 + "\\n"``, then ``"Input: {in}\\n"``.
 
 Each prompt is one user message. ``--prompts FILE`` loads a JSON file in the reference layout
-``{suite: {generate_rule, apply_rule, direct_fewshot1, direct_fewshot2}}`` and uses its texts verbatim
-(optional keys: ``generate_program``, ``generate_rule_end``). A name instead of a path picks a prompts
-file shipped in ``redistill/configs`` (``small-student``: the rule request repeated after the
-examples, where a small model trained from scratch looks).
+``{suite: {generate_rule, apply_rule, direct_fewshot1, direct_fewshot2}}`` and uses its texts verbatim.
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ from redistill.tasks.model import Example, Task, format_value
 
 Messages = list[dict[str, str]]
 FIELDS = ("generate_rule", "apply_rule", "direct_fewshot1", "direct_fewshot2")
-SHIPPED = Path(__file__).resolve().parents[1] / "configs"  # prompts files that a name can pick
 
 
 @dataclass(frozen=True)
@@ -38,8 +33,6 @@ class PromptSet:
     direct_fewshot2: str
     generate_program: str = ""
     """Asks for the rule as ``def transform(x): ...`` (the python rule follower)."""
-    generate_rule_end: str = ""
-    """Text after the seen examples of a rule request (a cue that the answer is a rule, not an output)."""
 
 
 _LIST_PROGRAM = (
@@ -147,11 +140,8 @@ def load_prompts(path: str | Path | None) -> Prompts:
     if path is None:
         return Prompts()
     path = Path(path)
-    if not path.exists() and path.suffix != ".json" and (SHIPPED / f"{path}.json").exists():
-        path = SHIPPED / f"{path}.json"
     if not path.exists():
-        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.json")))
-        raise RedistillError(f"{path}: prompts file not found (shipped prompt sets: {shipped})")
+        raise RedistillError(f"{path}: prompts file not found")
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -166,12 +156,8 @@ def load_prompts(path: str | Path | None) -> Prompts:
             if not isinstance(texts.get(f), str):
                 raise RedistillError(f"{path}: field '{suite}.{f}': missing or not a string")
         base = DEFAULTS.get(suite, _GENERIC)
-        for f in ("generate_program", "generate_rule_end"):
-            if not isinstance(texts.get(f, ""), str):
-                raise RedistillError(f"{path}: field '{suite}.{f}': not a string")
         sets[suite] = PromptSet(*(texts[f] for f in FIELDS),
-                                generate_program=texts.get("generate_program", base.generate_program),
-                                generate_rule_end=texts.get("generate_rule_end", ""))
+                                generate_program=texts.get("generate_program", base.generate_program))
     return Prompts(sets, source=str(path))
 
 
@@ -184,7 +170,7 @@ def _user(content: str) -> Messages:
 
 
 def generate_rule_messages(p: PromptSet, task: Task) -> Messages:
-    return _user(p.generate_rule + _examples_block(task.train) + "\n" + p.generate_rule_end)
+    return _user(p.generate_rule + _examples_block(task.train) + "\n")
 
 
 def generate_program_messages(p: PromptSet, task: Task) -> Messages:
