@@ -75,7 +75,8 @@ def derive_rule(panels: list[tuple[list[str], str]]) -> BlicketRule:
     off = {o for objs, label in panels if label == "off" for o in objs}
     clauses = {frozenset(set(objs) - off) for objs, label in panels if label == "on"}
     blickets = {next(iter(c)) for c in clauses if len(c) == 1}
-    rest = tuple(c for c in clauses if len(c) > 1 and not c & blickets)
+    # sorted: a set's order follows the per-process string hash, and the order reaches the rule text
+    rest = tuple(sorted((c for c in clauses if len(c) > 1 and not c & blickets), key=sorted))
     # a clause that contains another adds nothing
     rest = tuple(c for c in rest if not any(d < c for d in rest))
     return BlicketRule(frozenset(blickets), frozenset(off), rest)
