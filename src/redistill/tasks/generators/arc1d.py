@@ -189,26 +189,16 @@ class Concept:
     make_input: Callable[[random.Random, Params], list[int]]
 
 
-# ``max_row`` (a small student's shorter prompts): every row length range is capped at it and
-# block sizes drawn for 33-pixel rows shrink in proportion. Without a cap the draws are unchanged.
-ROW = 33
-
-
+# ``max_row`` (shorter prompts for a small student) caps every row length range; block sizes drawn
+# for 33-pixel rows shrink in proportion (``_part``). Without a cap the draws are unchanged.
 def _n(rng: random.Random, prm: Params, lo: int, hi: int) -> int:
-    """A row length in [lo, hi], capped at the task's ``max_row``."""
-    cap = prm.get("max_row")
-    if cap:
-        hi = min(hi, cap)
-        lo = min(lo, hi)
-    return rng.randint(lo, hi)
+    hi = min(hi, prm.get("max_row") or hi)
+    return rng.randint(min(lo, hi), hi)
 
 
 def _part(rng: random.Random, prm: Params, lo: int, hi: int, least: int = 1) -> int:
-    """A block size in [lo, hi] drawn for 33-pixel rows, scaled to ``max_row``."""
-    cap = prm.get("max_row")
-    if cap and cap < ROW:
-        lo, hi = max(least, lo * cap // ROW), max(least, hi * cap // ROW)
-    return rng.randint(lo, hi)
+    cap = min(prm.get("max_row") or 33, 33)
+    return rng.randint(max(least, lo * cap // 33), max(least, hi * cap // 33))
 
 
 def _colour(rng: random.Random, avoid: tuple[int, ...] = ()) -> int:
