@@ -17,6 +17,10 @@ import re
 import threading
 from pathlib import Path
 
+from redistill.jsonl import read_jsonl
+from tests.cli_runner import run
+from tests.openai_server import FakeOpenAIServer
+
 SCRIPT = {
     0: ["rule 4 a", "rule 0 b", "rule 1 c", "rule 4 a"],
     1: ["rule 2 a", "rule 2 b"],
@@ -84,3 +88,29 @@ class ScriptedTeacher:
         for key, n in self.answered:
             counts[key] = counts.get(key, 0) + n
         return counts
+
+
+def augment_args(url: str, data: Path, out: Path, *extra: str) -> list[str]:
+    return ["augment", "--teacher", f"openai:teacher@{url}", "--suite", "list_func", "--data", str(data),
+            "--split", "all", "--hypotheses", "4", "--rule-temperature", "0.8", "--apply-temperature", "0.3",
+            "--max-tokens", "40", "--chunk-size", "1", "--concurrency", "2", "--out", str(out), *extra]
+
+
+def without_usage(rows: list[dict]) -> list[dict]:
+    """Records minus ``usage``: the spend of the run that wrote them (cache hits are free), not of the data."""
+    return [{k: v for k, v in r.items() if k != "usage"} for r in rows]
+
+
+def serve(server: FakeOpenAIServer, teacher: ScriptedTeacher) -> ScriptedTeacher:
+    server.responder = teacher
+    server.requests.clear()
+    return teacher
+
+
+def reference_run(server: FakeOpenAIServer, tmp: Path) -> dict:
+    """One uninterrupted augment into ``tmp``: its records and the server's request log."""
+    data = write_tasks(tmp / "tasks.jsonl")
+    teacher = serve(server, ScriptedTeacher())
+    assert run(augment_args(server.url, data, tmp / "run", "--cache-dir", str(tmp / "cache"))) == 0
+    return {"data": data, "run": tmp / "run", "cache": tmp / "cache", "teacher": teacher,
+            "bodies": list(server.requests), "rows": read_jsonl(tmp / "run" / "augment" / "list_func.jsonl")}

@@ -13,8 +13,7 @@ import pytest
 
 from redistill.jsonl import read_jsonl
 from tests.cli_runner import run
-from tests.distill.teacher_server import ScriptedTeacher, write_tasks
-from tests.distill.test_augment_http import augment_args, serve, without_usage
+from tests.distill.teacher_server import ScriptedTeacher, augment_args, reference_run, serve, without_usage
 from tests.openai_server import FakeOpenAIServer, Fault
 
 _INPUT = re.compile(r"Input: \[(\d+), \d+\]")
@@ -43,11 +42,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def reference(server, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("faults-ref")
-    data = write_tasks(tmp / "tasks.jsonl")
-    teacher = serve(server, ScriptedTeacher())
-    assert run(augment_args(server.url, data, tmp / "run", "--cache-dir", str(tmp / "cache"))) == 0
-    return {"data": data, "teacher": teacher, "rows": read_jsonl(tmp / "run" / "augment" / "list_func.jsonl")}
+    return reference_run(server, tmp_path_factory.mktemp("faults-ref"))
 
 
 def test_outage_is_not_data_and_the_rerun_pays_only_for_what_failed(server, reference, tmp_path, capsys):

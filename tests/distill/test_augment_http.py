@@ -19,23 +19,19 @@ import pytest
 
 from redistill.jsonl import read_jsonl
 from tests.cli_runner import run
-from tests.distill.teacher_server import SCRIPT, ScriptedTeacher, write_tasks
+from tests.distill.teacher_server import (
+    SCRIPT,
+    ScriptedTeacher,
+    augment_args,
+    reference_run,
+    serve,
+    without_usage,
+)
 from tests.openai_server import FakeOpenAIServer
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # one generation request per task, then 4 applications per unique rule
 REQUESTS = sum(1 + 4 * len(set(rules)) for rules in SCRIPT.values())
-
-
-def augment_args(url: str, data: Path, out: Path, *extra: str) -> list[str]:
-    return ["augment", "--teacher", f"openai:teacher@{url}", "--suite", "list_func", "--data", str(data),
-            "--split", "all", "--hypotheses", "4", "--rule-temperature", "0.8", "--apply-temperature", "0.3",
-            "--max-tokens", "40", "--chunk-size", "1", "--concurrency", "2", "--out", str(out), *extra]
-
-
-def without_usage(rows: list[dict]) -> list[dict]:
-    """Records minus ``usage``: the spend of the run that wrote them (cache hits are free), not of the data."""
-    return [{k: v for k, v in r.items() if k != "usage"} for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +41,9 @@ def server():
         yield s
 
 
-def serve(server: FakeOpenAIServer, teacher: ScriptedTeacher) -> ScriptedTeacher:
-    server.responder = teacher
-    server.requests.clear()
-    return teacher
-
-
 @pytest.fixture(scope="module")
 def reference(server, tmp_path_factory):
-    """One uninterrupted augment: its records and the server's request log."""
-    tmp = tmp_path_factory.mktemp("augment-ref")
-    data = write_tasks(tmp / "tasks.jsonl")
-    teacher = serve(server, ScriptedTeacher())
-    assert run(augment_args(server.url, data, tmp / "run", "--cache-dir", str(tmp / "cache"))) == 0
-    return {"data": data, "run": tmp / "run", "cache": tmp / "cache", "teacher": teacher,
-            "bodies": list(server.requests), "rows": read_jsonl(tmp / "run" / "augment" / "list_func.jsonl")}
+    return reference_run(server, tmp_path_factory.mktemp("augment-ref"))
 
 
 def test_records_scores_and_requests(server, reference):

@@ -124,9 +124,10 @@ class RunConfig(_Strict):
         from redistill.tasks.suites import SUITES
 
         for s in self.suites:
-            if s.max_row is not None and s.name not in ("list_func", "1d_arc"):
+            is_list = s.name in FAMILIES and SUITES[s.name].answer_type == "list"
+            if s.max_row is not None and not is_list:
                 raise ValueError(f"suites.{s.name}.max_row: only list suites (1d_arc, list_func) have rows to shorten")
-            if s.max_seen is not None and not (s.name in FAMILIES and SUITES[s.name].answer_type == "list"):
+            if s.max_seen is not None and not is_list:
                 raise ValueError(f"suites.{s.name}.max_seen: only list suites may drop seen examples "
                                  "(ACRE and MiniSCAN answers must stay determined by them)")
         names = [s.name for s in self.suites]

@@ -15,7 +15,6 @@ from redistill.errors import RedistillError
 from redistill.tasks.generators import acre, arc1d, listfunc, scan
 from redistill.tasks.generators.checks import check_task
 from redistill.tasks.generators.library import Rule, normalise_text
-from redistill.tasks.generators.listtasks import ListFamily
 from redistill.tasks.model import Task
 from redistill.tasks.suites import get_suite
 
@@ -74,12 +73,13 @@ def generate(
     the rule is still determined by them). ``max_row`` (list families) caps the input length: 1D-ARC
     rows are drawn shorter, blocks scaled with them.
     """
-    if max_seen is not None and get_suite(family).answer_type != "list":
+    fam = get_family(family)
+    is_list = get_suite(fam.name).answer_type == "list"
+    if max_seen is not None and not is_list:
         raise RedistillError(f"max_seen: only list suites may drop seen examples, not {family!r} (ACRE and "
                              "MiniSCAN answers must stay determined by them)")
-    fam = get_family(family)
-    if max_row is not None and not isinstance(fam, ListFamily):
-        raise RedistillError(f"max_row applies to list families (1d_arc, list_func), not {fam.name}")
+    if max_row is not None and not is_list:
+        raise RedistillError(f"max_row applies to list families (1d_arc, list_func), not {family!r}")
     if max_row is not None and max_row < 8:
         raise RedistillError(f"max_row must be at least 8 (room for a block, a gap and a pivot), got {max_row}")
     extra = {"max_row": max_row} if max_row is not None else {}
