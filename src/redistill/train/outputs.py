@@ -59,7 +59,7 @@ def prepare_out(cfg, data_hash: str, resume: bool) -> tuple[dict | None, str | N
             return manifest, None
         raise RedistillError(
             f"{out / MANIFEST}: this folder holds a finished training with other settings or data; "
-            "pass a new --out, or delete the folder to train again"
+            "delete the folder to train again (a run re-trains it then), or write elsewhere (train's --out, a run's out:)"
         )
     checkpoint = last_checkpoint(out)
     if checkpoint and not resume:
