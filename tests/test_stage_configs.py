@@ -74,7 +74,11 @@ def test_build_writes_the_imitation_data_of_the_augmented_tasks(tmp_path):
     assert rows[0]["messages"] == direct_messages(p, tasks[0], tasks[0].test[0].input) + [
         {"role": "assistant", "content": tasks[0].test[0].output}]
     assert run_build(run_dir, BuildConfig(imitation=["list_func"])).skipped
-    (run_dir / "imitation" / "rule_application.jsonl").unlink()
+    path = run_dir / "imitation" / "rule_application.jsonl"
+    path.write_text(path.read_text()[:-40])
+    assert not run_build(run_dir, BuildConfig(imitation=["list_func"])).skipped  # its output is damaged
+    assert read_jsonl(path) == rows
+    path.unlink()
     assert not run_build(run_dir, BuildConfig(imitation=["list_func"])).skipped  # its output is missing
 
 
@@ -104,3 +108,22 @@ def test_train_init_builds_a_student_from_the_data(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["hidden_size"] == 32 and config["num_hidden_layers"] == 1 and config["vocab_size"] <= 300
     assert run(["train", "init", "--data", str(data), "--out", str(out), "--hidden-size", "30"]) == 2  # 4 heads
+
+
+def test_build_redoes_rows_when_the_prompts_file_is_edited_in_place(tmp_path):
+    from redistill.distill.build import run_build
+    from redistill.prompts import load_prompts
+    from redistill.prompts.templates import FIELDS
+
+    run_dir = tmp_path / "run"
+    write_jsonl(run_dir / "tasks" / "list_func.train.jsonl", [make_task(0).to_json()])
+    write_jsonl(run_dir / "augment" / "list_func.jsonl", [scored_record(0, "list_func", ["rule 1 a"])])
+    path, opts = tmp_path / "prompts.json", BuildConfig(imitation=["list_func"])
+    texts = {f: f"{f} v1." for f in FIELDS}
+    path.write_text(json.dumps({"list_func": texts}))
+    run_build(run_dir, opts, load_prompts(path))
+    assert run_build(run_dir, opts, load_prompts(path)).skipped
+    path.write_text(json.dumps({"list_func": {**texts, "direct_fewshot1": "direct_fewshot1 v2."}}))
+    assert not run_build(run_dir, opts, load_prompts(path)).skipped
+    rows = read_jsonl(run_dir / "imitation" / "rule_application.jsonl")  # rendered by build, not by augment
+    assert rows and all(r["messages"][0]["content"].startswith("direct_fewshot1 v2.") for r in rows)

@@ -8,6 +8,7 @@ recorded fingerprint differs from the current one (a file deleted, truncated or 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,12 @@ def _sha256(path: Path) -> str:
 
 
 def fingerprint(paths: list[Path], root: Path) -> dict[str, Any]:
-    """``{relative path: [size, sha256 or None]}`` of every file under ``paths``."""
+    """``{path relative to root (``../`` for a sibling folder): [size, sha256 or None]}`` of every file under ``paths``."""
     out: dict[str, Any] = {}
     for p in paths:
         for f in _files(Path(p)):
             size = f.stat().st_size
-            out[str(f.relative_to(root))] = [size, _sha256(f) if size <= HASH_LIMIT else None]
+            out[os.path.relpath(f, root)] = [size, _sha256(f) if size <= HASH_LIMIT else None]
     return out
 
 

@@ -293,9 +293,8 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, f
     options = opts.model_dump(exclude=None if opts.imitation else {"imitation"})  # as manifests had it before
     identity = {"version": VERSION, "input_hash": input_hash(run_dir, opts.imitation),
                 "options": {**options, "prompts": prompts.source}}
-    outputs = _outputs(data_dir)
-    whole = all(p.exists() for p in outputs) and (not opts.imitation or imitation.exists())
-    if not force and whole and why_stale(data_dir / MANIFEST, identity, outputs, data_dir) is None:
+    outputs = _outputs(data_dir) + ([imitation] if opts.imitation else [])
+    if not force and all(p.exists() for p in outputs) and why_stale(data_dir / MANIFEST, identity, outputs, data_dir) is None:
         stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
         return BuildResult(stats, True, data_dir)
 

@@ -163,7 +163,7 @@ class Pipeline(RunLayout):
 
         # the imitation baseline's data too (a run always writes it: the scratch student's tokenizer reads it)
         build = self.cfg.build.model_copy(update={"imitation": [s.name for s in self.cfg.suites]})
-        run_build(self.run, build, self.prompts, force=True)
+        run_build(self.run, build, self.prompts)
 
     def stage_student(self) -> None:
         if self.cfg.student.base != "scratch":

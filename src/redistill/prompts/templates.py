@@ -13,6 +13,7 @@ Each prompt is one user message. ``--prompts FILE`` loads a JSON file in the ref
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,8 @@ def load_prompts(path: str | Path | None) -> Prompts:
         base = DEFAULTS.get(suite, _GENERIC)
         sets[suite] = PromptSet(*(texts[f] for f in FIELDS),
                                 generate_program=texts.get("generate_program", base.generate_program))
-    return Prompts(sets, source=str(path))
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+    return Prompts(sets, source=f"{path} sha256:{digest}")  # the texts too: a file edited in place is another source
 
 
 def _examples_block(examples: list[Example]) -> str:
