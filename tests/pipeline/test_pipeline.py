@@ -68,7 +68,7 @@ def test_config_errors_name_the_field(tmp_path):
     with pytest.raises(RedistillError, match="augment.batch: the Batch API is OpenAI's"):
         load_run_config(write_config(tmp_path / "f.yaml", batch_library))
     short_acre = {**SHORT, "suites": [{"name": "acre", "n_train": 2, "n_test": 1, "max_row": 12}]}
-    with pytest.raises(RedistillError, match="suites.acre.max_row: only list suites"):
+    with pytest.raises(RedistillError, match=r"g.yaml: field 'suites.0.max_row': suite 'acre': only list suites"):
         load_run_config(write_config(tmp_path / "g.yaml", short_acre))
     (tmp_path / "c.yaml").write_text("name: x\nsuites: [\n")
     with pytest.raises(RedistillError, match=r"c.yaml:\d+: not valid YAML"):

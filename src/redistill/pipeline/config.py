@@ -11,9 +11,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from redistill.config import raw_errors
+from redistill.config import describe, raw_errors
 from redistill.distill.augment import AugmentConfig
 from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
@@ -52,6 +60,19 @@ class SuiteConfig(_Strict):
                                 "rows and blocks are drawn shorter (shorter prompts for small students).")
     test_limit: int | None = Field(None, ge=1, description="Evaluate at most this many test tasks.")
     train_limit: int | None = Field(None, ge=1, description="Augment at most this many training tasks.")
+
+    @field_validator("max_row", "max_seen")
+    @classmethod
+    def _list_suites_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        from redistill.tasks.generators import FAMILIES
+        from redistill.tasks.suites import SUITES
+
+        name = info.data.get("name")
+        if value is not None and not (name in FAMILIES and SUITES[name].answer_type == "list"):
+            why = ("have rows to shorten" if info.field_name == "max_row" else
+                   "may drop seen examples (ACRE and MiniSCAN answers must stay determined by them)")
+            raise ValueError(f"suite {name!r}: only list suites (1d_arc, list_func) {why}")
+        return value
 
 
 class StudentConfig(_Strict):
@@ -121,15 +142,7 @@ class RunConfig(_Strict):
         if self.eval.seed is None:  # the run's seed seeds the evaluation's sampling too
             self.eval.seed = self.seed
         from redistill.tasks.generators import FAMILIES
-        from redistill.tasks.suites import SUITES
 
-        for s in self.suites:
-            is_list = s.name in FAMILIES and SUITES[s.name].answer_type == "list"
-            if s.max_row is not None and not is_list:
-                raise ValueError(f"suites.{s.name}.max_row: only list suites (1d_arc, list_func) have rows to shorten")
-            if s.max_seen is not None and not is_list:
-                raise ValueError(f"suites.{s.name}.max_seen: only list suites may drop seen examples "
-                                 "(ACRE and MiniSCAN answers must stay determined by them)")
         names = [s.name for s in self.suites]
         if len(set(names)) != len(names):
             raise ValueError(f"suites: a suite is listed twice ({', '.join(names)})")
@@ -175,7 +188,4 @@ def load_run_config(path: str | Path, sets: list[str] | None = None) -> RunConfi
         with raw_errors():
             return RunConfig.model_validate(raw)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise RedistillError(f"{path}: field '{where}': {first['msg']}{more}") from None
+        raise RedistillError(describe(e, prefix=f"{path}: ")) from None
