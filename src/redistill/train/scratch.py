@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from redistill.config import StageConfig
 from redistill.jsonl import read_jsonl
@@ -48,6 +48,7 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )
+PIECES = r"\d+| ?[A-Za-z]+|[^\sA-Za-z\d]+ ?|\s+"
 SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>", "<|bos|>"]
 
 
@@ -56,9 +57,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    # GPT-2 style pre-tokenisation: a number with its leading space is one piece (", 12" -> "," "Ġ12"),
-    # so list prompts stay short for a small student
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # A number is always the same piece, whatever precedes it ("[52" and ", 52" both give "52"), and a
+    # punctuation run takes its trailing space (", " is one piece), so a list costs 2 tokens an element
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PIECES), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
