@@ -81,9 +81,12 @@ def base_model(tiny_model_dir, train_data, tmp_path_factory) -> Path:
     return out
 
 
+SFT_LORA_STEPS = 60
+
+
 def sft_lora_flags(base_model: Path, train_data: Path, out: Path) -> dict:
     return {"model_name_or_path": str(base_model), "data_dir": str(train_data), "output_dir": str(out),
-            "max_steps": 60, "learning_rate": 1e-2, **FAST}
+            "max_steps": SFT_LORA_STEPS, "learning_rate": 1e-2, **FAST}
 
 
 @pytest.fixture(scope="session")

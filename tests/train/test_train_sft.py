@@ -10,6 +10,7 @@ import torch
 from redistill.errors import RedistillError
 from redistill.train.config import SFTRunConfig, load_config
 from redistill.train.sft import run_sft
+from tests.train.conftest import SFT_LORA_STEPS
 
 
 def _logits(model, tokenizer) -> torch.Tensor:
@@ -29,14 +30,14 @@ def test_full_sft_lowers_loss(base_model):
 
 def test_sft_lora_lowers_loss_and_writes_a_complete_folder(sft_lora, base_model):
     manifest = json.loads((sft_lora / "redistill_train.json").read_text())
-    assert manifest["method"] == "sft" and manifest["adapter"] is True and manifest["steps"] == 30
+    assert manifest["method"] == "sft" and manifest["adapter"] is True and manifest["steps"] == SFT_LORA_STEPS
     assert manifest["last_loss"] < manifest["first_loss"] - 0.3
     assert manifest["last_eval_loss"] is not None and manifest["eval_rows"] == 4
     assert manifest["config"]["lora_r"] == 8 and len(manifest["data_hash"]) == 64
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "log.jsonl", "loss.png"):
         assert (sft_lora / name).exists(), name
     log = [json.loads(line) for line in (sft_lora / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log if "loss" in r] == list(range(1, 31))
+    assert [r["step"] for r in log if "loss" in r] == list(range(1, SFT_LORA_STEPS + 1))
     assert json.loads((sft_lora / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base_model)
 
 
@@ -83,7 +84,7 @@ def test_saved_adapter_reloads_with_the_same_logits(tiny_model_dir, train_data, 
 def test_finished_run_is_skipped_and_a_changed_one_refused(sft_lora, base_model, train_data, sft_flags):
     flags = sft_flags(base_model, train_data, sft_lora)
     before = (sft_lora / "log.jsonl").read_text()
-    assert run_sft(load_config(SFTRunConfig, flags=flags))["steps"] == 30
+    assert run_sft(load_config(SFTRunConfig, flags=flags))["steps"] == SFT_LORA_STEPS
     assert (sft_lora / "log.jsonl").read_text() == before  # nothing retrained
     with pytest.raises(RedistillError, match="finished training with other settings"):
         run_sft(load_config(SFTRunConfig, flags={**flags, "learning_rate": 1e-3}))
