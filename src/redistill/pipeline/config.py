@@ -64,11 +64,10 @@ class SuiteConfig(_Strict):
     @field_validator("max_row", "max_seen")
     @classmethod
     def _list_suites_only(cls, value: int | None, info: ValidationInfo) -> int | None:
-        from redistill.tasks.generators import FAMILIES
-        from redistill.tasks.suites import SUITES
+        from redistill.tasks.generators import is_list_family
 
-        name = info.data.get("name")
-        if value is not None and not (name in FAMILIES and SUITES[name].answer_type == "list"):
+        name = info.data.get("name")  # absent when the name itself is invalid: that error is reported
+        if value is not None and name is not None and not is_list_family(name):
             why = ("have rows to shorten" if info.field_name == "max_row" else
                    "may drop seen examples (ACRE and MiniSCAN answers must stay determined by them)")
             raise ValueError(f"suite {name!r}: only list suites (1d_arc, list_func) {why}")

@@ -42,6 +42,11 @@ def list_concepts(family: str) -> list[str]:
     return list(get_family(family).concepts)
 
 
+def is_list_family(name: str | None) -> bool:
+    """A generator family whose answers are lists (1d_arc, list_func): ``max_row`` and ``max_seen`` apply."""
+    return name in FAMILIES and get_suite(name).answer_type == "list"
+
+
 def _choose(family: str, concepts: Sequence[str] | None, exclude: Sequence[str] | None) -> list[str]:
     known = list_concepts(family)
     for name in list(concepts or []) + list(exclude or []):
@@ -74,7 +79,7 @@ def generate(
     rows are drawn shorter, blocks scaled with them.
     """
     fam = get_family(family)
-    is_list = get_suite(fam.name).answer_type == "list"
+    is_list = is_list_family(fam.name)
     if max_seen is not None and not is_list:
         raise RedistillError(f"max_seen: only list suites may drop seen examples, not {family!r} (ACRE and "
                              "MiniSCAN answers must stay determined by them)")
