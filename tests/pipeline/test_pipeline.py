@@ -167,6 +167,23 @@ def test_shortened_quickstart_end_to_end(tmp_path):
     assert [s for s, t in timings.items() if t["status"] == "done"] == ["eval", "report"]
 
 
+def test_a_prompts_file_edited_in_place_rebuilds_the_data(tmp_path):
+    from redistill.prompts.templates import FIELDS
+
+    prompts = tmp_path / "prompts.json"
+    texts = {f: f"{f} v1." for f in FIELDS}
+    prompts.write_text(json.dumps({"list_func": texts}))
+    cfg = {**SHORT, "suites": SHORT["suites"][:1], "out": str(tmp_path / "run"), "prompts": str(prompts)}
+    config = write_config(tmp_path / "p.yaml", cfg)
+    Pipeline(load_run_config(config)).execute(until="build")
+    assert {t["status"] for t in Pipeline(load_run_config(config)).execute(until="build").values()} == {"skipped"}
+    prompts.write_text(json.dumps({"list_func": {**texts, "apply_rule": "apply_rule v2."}}))
+    timings = Pipeline(load_run_config(config)).execute(until="build")
+    assert [s for s, t in timings.items() if t["status"] == "done"] == ["build"]
+    rows = read_jsonl(tmp_path / "run" / "data" / "rule_application.jsonl")  # rendered by build (library follower)
+    assert rows and all(r["messages"][0]["content"].startswith("apply_rule v2.") for r in rows)
+
+
 def test_paper_path_with_tiny_local_models(tmp_path, tiny_model_dir):
     """The paper config's path (a model teacher over the OpenAI API with the llm follower, a published-
     layout file split as published, a LoRA student continuing into ORPO) with GPT-4o swapped for a

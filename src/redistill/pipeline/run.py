@@ -53,7 +53,9 @@ class Pipeline(RunLayout):
             "tasks": [s.model_dump(exclude={"max_row"} if s.max_row is None else None) for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
             "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
-            "build": c.build.model_dump(exclude={"exports", "imitation"}),  # other formats; always written
+            # other formats are always written; a prompts file counts by its texts (an edit in place rebuilds)
+            "build": {**c.build.model_dump(exclude={"exports", "imitation"}),
+                      **({"prompts": self.prompts.source} if c.prompts else {})},
             "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
             "sft": [c.train.sft, c.seed],
             "align": [c.train.align, c.seed],
