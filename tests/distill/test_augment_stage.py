@@ -46,7 +46,8 @@ def test_records_hold_scores_applications_and_usage(tmp_path):
     assert [r["task_id"] for r in rows] == [0, 1, 2, 3, 4]
     assert proposer.calls == [[0, 1], [2, 3], [4]]  # stage-batched per chunk
     r0 = rows[0]
-    assert set(r0) == {"task_id", "suite", "answer_type", "teacher", "params", "prompt", "n_seen", "rules", "usage"}
+    assert set(r0) == {"task_id", "suite", "answer_type", "seen_sha256", "teacher", "params", "prompt", "n_seen",
+                       "rules", "usage"}
     assert r0["teacher"] == "openai:teacher" and r0["params"] == PARAMS.to_json() and r0["n_seen"] == 4
     assert r0["prompt"][0]["role"] == "user" and "Input: [0, 0]" in r0["prompt"][0]["content"]
     # 4 samples cycle over 4 texts: three unique rules, "rule 4 all" counted twice
@@ -77,6 +78,38 @@ def test_resume_skips_finished_tasks_and_matches_uninterrupted(tmp_path):
     assert proposer.calls == [[3, 4]]  # nothing finished is asked again
     assert {r[0] for r in follower.requests} == {3, 4}
     assert part.read_text() == full.read_text()
+
+
+def test_a_task_with_other_seen_examples_is_done_again_and_its_old_line_kept_aside(tmp_path):
+    path = tmp_path / "augment" / "list_func.jsonl"
+    run(path)
+    first = {json.dumps(r, sort_keys=True) for r in read_jsonl(path)}
+    changed = [make_task(1, n_seen=3) if t.id == 1 else t for t in tasks()]  # task 1 regenerated, same id
+    with pytest.warns(UserWarning, match="answer no task of this run"):
+        result, proposer, _ = run(path, ts=changed)
+    assert result.done == 1 and proposer.calls == [[1]]
+    assert {r["task_id"]: r["n_seen"] for r in read_jsonl(path)}[1] == 3
+    aside = read_jsonl(path.parent / "stale" / path.name)
+    assert [(r["task_id"], r["n_seen"]) for r in aside] == [(1, 4)]
+    with pytest.warns(UserWarning, match="answer no task"):  # back to the first task 1: its line returns, unpaid
+        result, proposer, _ = run(path)
+    assert result.done == 0 and proposer.calls == []
+    assert {json.dumps(r, sort_keys=True) for r in read_jsonl(path)} == first
+    assert [(r["task_id"], r["n_seen"]) for r in read_jsonl(path.parent / "stale" / path.name)] == [(1, 3)]
+
+
+def test_lines_of_other_tasks_stay_unless_the_task_set_is_exact(tmp_path):
+    path = tmp_path / "augment" / "list_func.jsonl"
+    run(path)
+    run(path, ts=tasks()[:2])  # a command over part of the tasks: the others' lines stay
+    assert [r["task_id"] for r in read_jsonl(path)] == [0, 1, 2, 3, 4]
+    with pytest.warns(UserWarning, match="answer no task"):
+        run(path, ts=tasks()[:2], exact=True)  # a run's whole task set: the others go aside
+    assert [r["task_id"] for r in read_jsonl(path)] == [0, 1]
+    assert [r["task_id"] for r in read_jsonl(path.parent / "stale" / path.name)] == [2, 3, 4]
+    path.unlink()  # a fresh file with other settings: lines set aside under the old ones do not come back
+    result, proposer, _ = run(path, params=PARAMS.model_copy(update={"apply_temperature": 0.5}))
+    assert result.done == 5 and proposer.calls == [[0, 1], [2, 3], [4]]
 
 
 def test_truncated_last_line_is_repaired_with_warning(tmp_path):

@@ -184,6 +184,42 @@ def test_a_prompts_file_edited_in_place_rebuilds_the_data(tmp_path):
     assert rows and all(r["messages"][0]["content"].startswith("apply_rule v2.") for r in rows)
 
 
+def test_the_data_follows_the_task_set_when_the_suites_change(tmp_path):
+    """Fewer tasks, tasks regenerated with other examples and a suite taken out all leave augment lines
+    that answer no task of the run: build must not train on them, and they come back with their tasks."""
+    def build_with(suites):
+        cfg = {**SHORT, "suites": suites, "out": str(tmp_path / "run")}
+        with pytest.warns(UserWarning, match="stale"):
+            Pipeline(load_run_config(write_config(tmp_path / "c.yaml", cfg))).execute(until="build")
+        return {(r["suite"], r["task_id"]) for r in read_jsonl(tmp_path / "run" / "data" / "rule_generation.jsonl")}
+
+    first = [{"name": "list_func", "n_train": 12, "n_test": 1}, {"name": "1d_arc", "n_train": 6, "n_test": 1}]
+    cfg = {**SHORT, "suites": first, "out": str(tmp_path / "run")}
+    Pipeline(load_run_config(write_config(tmp_path / "c.yaml", cfg))).execute(until="build")
+    full = {(r["suite"], r["task_id"]) for r in read_jsonl(tmp_path / "run" / "data" / "rule_generation.jsonl")}
+    assert {s for s, _ in full} == {"list_func", "1d_arc"}
+    fewer = build_with([{**first[0], "n_train": 6}, first[1]])  # the first 6 of the same draw
+    assert {i for s, i in fewer if s == "list_func"} == {t["idx"] for t in read_jsonl(tmp_path / "run" / "tasks" / "list_func.train.jsonl")}
+    assert len({i for s, i in fewer if s == "list_func"}) < len({i for s, i in full if s == "list_func"})
+    imitation = read_jsonl(tmp_path / "run" / "imitation" / "rule_application.jsonl")
+    assert {r["task_id"] for r in imitation if r["suite"] == "list_func"} <= {i for s, i in fewer if s == "list_func"}
+
+    shorter = build_with([first[0], {**first[1], "max_row": 10}])  # same ids, other examples
+    aug = read_jsonl(tmp_path / "run" / "augment" / "1d_arc.jsonl")
+    rows = {t["idx"]: t for t in read_jsonl(tmp_path / "run" / "tasks" / "1d_arc.train.jsonl")}
+    assert all(len(json.loads(ex["input"])) <= 10 for t in rows.values() for ex in t["train"])
+    for rec in aug:  # each line's rules were scored on the task's current seen examples
+        assert [a["input"] for a in rec["rules"][0]["applications"]] == [ex["input"] for ex in rows[rec["task_id"]]["train"]]
+    assert {s for s, _ in shorter} == {"list_func", "1d_arc"}
+
+    only = build_with([first[0]])
+    assert {s for s, _ in only} == {"list_func"} and not (tmp_path / "run" / "augment" / "1d_arc.jsonl").exists()
+    # back to the first settings: the first lines come back from augment/stale/
+    cfg = {**SHORT, "suites": first, "out": str(tmp_path / "run")}
+    Pipeline(load_run_config(write_config(tmp_path / "c.yaml", cfg))).execute(until="build")
+    assert {(r["suite"], r["task_id"]) for r in read_jsonl(tmp_path / "run" / "data" / "rule_generation.jsonl")} == full
+
+
 def test_paper_path_with_tiny_local_models(tmp_path, tiny_model_dir):
     """The paper config's path (a model teacher over the OpenAI API with the llm follower, a published-
     layout file split as published, a LoRA student continuing into ORPO) with GPT-4o swapped for a

@@ -2,7 +2,7 @@
 
 One line per finished task is appended to ``RUN_DIR/augment/<suite>.jsonl``::
 
-    {"task_id", "suite", "answer_type", "teacher": SPEC,
+    {"task_id", "suite", "answer_type", "seen_sha256", "teacher": SPEC,
      "params": {"hypotheses", "rule_temperature", "apply_temperature", "follower", "max_tokens", "strict"},
      "prompt": MESSAGES, "n_seen", "rules": [ScoredRule.to_json() ...],
      "usage": {"calls", "prompt_tokens", "completion_tokens", "cost_usd"}}
@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from redistill.config import StageConfig
+from redistill.distill.aside import seen_hash, sort_lines
 from redistill.errors import RedistillError, located
 from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_jsonl
@@ -168,6 +169,7 @@ def task_record(task: Task, rules: list[ScoredRule], teacher_spec: str, params: 
         "task_id": task.id,
         "suite": task.suite,
         "answer_type": task.answer_type,
+        "seen_sha256": seen_hash(task),
         "teacher": teacher_spec,
         "params": params.params_json(),
         "prompt": prompt,
@@ -196,8 +198,12 @@ def run_augment(
     cost_fn: CostFn | None = None,
     progress: bool = True,
     prompts: Prompts | None = None,
+    exact: bool = False,
 ) -> AugmentResult:
     """Augment ``tasks`` into ``out_path``, skipping finished ones; stop before ``budget_usd`` of new spend.
+
+    A line whose task now has other seen examples is set aside (``distill.aside``) and the task done
+    again; with ``exact`` so are the lines of tasks not in ``tasks``.
 
     The budget counts this invocation's spend. The cost of a task is estimated from the finished ones
     (in the file or this run); before any has finished, one task is run alone to measure it.
@@ -213,15 +219,17 @@ def run_augment(
     # one writer per suite file: a second augment here would pay every call twice
     with stage_lock(out_path.parent, f"augment-{out_path.stem}", f"augment of {out_path.name}"):
         return _augment(tasks, proposer, follower, out_path, teacher_spec, params, chunk_size, budget_usd,
-                        cost_fn, progress, prompts)
+                        cost_fn, progress, prompts, exact)
 
 
 def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, out_path: Path, teacher_spec: str,
              params: AugmentParams, chunk_size: int, budget_usd: float | None, cost_fn: CostFn | None,
-             progress: bool, prompts: Prompts | None) -> AugmentResult:
+             progress: bool, prompts: Prompts | None, exact: bool) -> AugmentResult:
     prompts = prompts or getattr(proposer, "prompts", None) or Prompts()
     existing = _drop_duplicates(out_path, read_jsonl_repairing(out_path))
     check_lines(out_path, existing, teacher_spec, params)
+    identity = {"teacher": teacher_spec, "params": params.params_json()}
+    existing = sort_lines(out_path, existing, tasks, exact, lambda row: difference(row, identity) is None)
     finished = {(str(r.get("suite")), str(r.get("task_id"))) for r in existing}
     todo = [t for t in tasks if (t.suite, str(t.id)) not in finished]
     result = AugmentResult(skipped=len(tasks) - len(todo))

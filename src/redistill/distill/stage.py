@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redistill.distill.aside import set_aside_file
 from redistill.distill.augment import AugmentConfig, AugmentParams, AugmentResult, run_augment
 from redistill.jsonl import write_json
 from redistill.prompts import Prompts
@@ -72,10 +73,13 @@ class SuiteAugment:
 
 def augment_suites(cfg: AugmentConfig, teacher: str, suites: dict[str, list[Task]], run_dir: str | Path,
                    prompts: Prompts, unsafe_sandbox: bool = False, prices: dict | None = None,
-                   on_suite: Callable[[SuiteAugment], None] | None = None,
+                   on_suite: Callable[[SuiteAugment], None] | None = None, exact: bool = False,
                    **backend_options: Any) -> list[SuiteAugment]:
     """Augment every suite with one teacher (``on_suite`` is told as each finishes); stops after a suite
     that reached ``cfg.budget_usd``.
+
+    ``exact``: ``suites`` is the run's whole task set, so lines of other tasks and the files of other
+    suites are set aside (``distill.aside``) rather than built into its data.
 
     ``prices`` (USD per 1M tokens by model) go over the built-in table for the records and the ledger
     alike; ``backend_options`` reach ``make_backend`` (api options, cache, poll_s).
@@ -94,13 +98,18 @@ def augment_suites(cfg: AugmentConfig, teacher: str, suites: dict[str, list[Task
         cost_fn = batch_cost(cost_fn)
     proposer, follower, backend = make_teacher(teacher, params, prompts, unsafe_sandbox, **backend_options)
     ledger = getattr(backend, "ledger", None)
+    if exact:
+        names = {tasks[0].suite if tasks else name for name, tasks in suites.items()}
+        for path in sorted((run_dir / "augment").glob("*.jsonl")):
+            if path.stem not in names:
+                set_aside_file(path)
     out = []
     for name, tasks in suites.items():
         path = run_dir / "augment" / f"{tasks[0].suite if tasks else name}.jsonl"
         before = ledger.to_json() if ledger is not None else None
         chunk = max(1, len(tasks)) if cfg.batch else cfg.chunk_size  # batch: every task in one chunk, one batch a stage
         r = run_augment(tasks, proposer, follower, path, teacher, params, chunk, cfg.budget_usd, cost_fn,
-                        progress=True, prompts=prompts)
+                        progress=True, prompts=prompts, exact=exact)
         spent = _delta(before, ledger.to_json()) if ledger is not None else None
         if spent is not None:  # this suite's share of the backend's ledger: what the server saw
             write_json(path.parent / f"usage.{path.stem}.json", spent)

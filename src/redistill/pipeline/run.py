@@ -149,7 +149,7 @@ class Pipeline(RunLayout):
 
         c = self.cfg
         done = augment_suites(c.augment, c.teacher, self.tasks("train"), self.run, self.prompts, c.unsafe_sandbox,
-                              on_suite=lambda d: console.print(d.summary()), **c.api.options(c.teacher))
+                              on_suite=lambda d: console.print(d.summary()), exact=True, **c.api.options(c.teacher))
         failed = []
         for d in done:
             f = d.result.failures

@@ -1,0 +1,76 @@
+"""Augment lines that no longer answer a task of the run, kept in ``RUN_DIR/augment/stale/<suite>.jsonl``.
+
+A line answers a task when its suite and id match and, if it records ``seen_sha256``, the task still has
+the seen examples the teacher saw. A task regenerated under the same id with other examples (a changed
+``max_row`` or ``max_seen``) is therefore augmented again, never trained on with rules scored on other
+examples. With ``exact`` (``redistill run``: the run's task set is the whole data) lines of tasks that are
+not in the set are set aside too, so lowering ``n_train`` also lowers the data. Nothing paid for is
+deleted: a set-aside line comes back when its task does (same id, same seen examples, same settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from redistill.jsonl import read_jsonl_repairing, write_jsonl
+from redistill.tasks.model import Task
+
+
+def seen_hash(task: Task) -> str:
+    """SHA-256 of a task's seen examples, recorded in its augment line."""
+    data = json.dumps([[e.input, e.output] for e in task.train], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def stale_path(path: Path) -> Path:
+    return path.parent / "stale" / path.name
+
+
+def _key(row: dict) -> tuple[str, str]:
+    return str(row.get("suite")), str(row.get("task_id"))
+
+
+def _answers(row: dict, seen: dict[tuple[str, str], str]) -> bool:
+    want = seen.get(_key(row))
+    return want is not None and row.get("seen_sha256") in (None, want)  # lines before the field: by id only
+
+
+def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
+               fits: Callable[[dict], bool]) -> list[dict]:
+    """The lines of ``path`` that answer ``tasks``, with lines set aside earlier that answer one again
+    (and ``fits``: same teacher and settings) moved back; the others go to the stale file."""
+    seen = {(t.suite, str(t.id)): seen_hash(t) for t in tasks}
+    keep = [r for r in rows if _answers(r, seen) or (not exact and _key(r) not in seen)]
+    aside = [r for r in rows if not (_answers(r, seen) or (not exact and _key(r) not in seen))]
+    spare = stale_path(path)
+    old = read_jsonl_repairing(spare) if spare.exists() else []
+    have = {_key(r) for r in keep}
+    back = []
+    for r in old:
+        if _key(r) not in have and _answers(r, seen) and fits(r):
+            back.append(r)
+            have.add(_key(r))
+    if not aside and not back:
+        return rows
+    restored = {id(r) for r in back}
+    rest = [r for r in old if id(r) not in restored] + aside
+    write_jsonl(spare, rest)  # first: a kill between the two writes leaves a line in both, never in neither
+    write_jsonl(path, keep + back)
+    if aside:
+        warnings.warn(f"{path}: {len(aside)} line(s) answer no task of this run (the task set changed: other ids "
+                      f"or other seen examples); moved to {spare}, they come back if their tasks do", stacklevel=3)
+    return keep + back
+
+
+def set_aside_file(path: Path) -> None:
+    """Move a whole augment file (a suite no longer in the run) to the stale folder, after its earlier lines."""
+    rows = read_jsonl_repairing(path)
+    spare = stale_path(path)
+    old = read_jsonl_repairing(spare) if spare.exists() else []
+    write_jsonl(spare, old + rows)
+    path.unlink()
+    warnings.warn(f"{path}: its suite is not in this run; moved to {spare}", stacklevel=2)
