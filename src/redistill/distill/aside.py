@@ -44,8 +44,9 @@ def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
     """The lines of ``path`` that answer ``tasks``, with lines set aside earlier that answer one again
     (and ``fits``: same teacher and settings) moved back; the others go to the stale file."""
     seen = {(t.suite, str(t.id)): seen_hash(t) for t in tasks}
-    keep = [r for r in rows if _answers(r, seen) or (not exact and _key(r) not in seen)]
-    aside = [r for r in rows if not (_answers(r, seen) or (not exact and _key(r) not in seen))]
+    stays = [_answers(r, seen) or (not exact and _key(r) not in seen) for r in rows]
+    keep = [r for r, ok in zip(rows, stays) if ok]
+    aside = [r for r, ok in zip(rows, stays) if not ok]
     spare = stale_path(path)
     old = read_jsonl_repairing(spare) if spare.exists() else []
     have = {_key(r) for r in keep}
