@@ -74,4 +74,5 @@ def set_aside_file(path: Path) -> None:
     old = read_jsonl_repairing(spare) if spare.exists() else []
     write_jsonl(spare, old + rows)
     path.unlink()
-    warnings.warn(f"{path}: its suite is not in this run; moved to {spare}", stacklevel=2)
+    warnings.warn(f"{path}: its suite is not in this run; moved to {spare}, its lines come back if the suite does",
+                  stacklevel=2)
