@@ -47,8 +47,7 @@ def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
     stays = [_answers(r, seen) or (not exact and _key(r) not in seen) for r in rows]
     keep = [r for r, ok in zip(rows, stays) if ok]
     aside = [r for r, ok in zip(rows, stays) if not ok]
-    spare = stale_path(path)
-    old = read_jsonl_repairing(spare) if spare.exists() else []
+    old = read_jsonl_repairing(stale_path(path))
     have = {_key(r) for r in keep}
     back = []
     for r in old:
@@ -57,22 +56,27 @@ def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
             have.add(_key(r))
     if not aside and not back:
         return rows
-    restored = {id(r) for r in back}
-    rest = [r for r in old if id(r) not in restored] + aside
-    write_jsonl(spare, rest)  # first: a kill between the two writes leaves a line in both, never in neither
-    write_jsonl(path, keep + back)
+    _move(path, keep + back, aside, old, back)
     if aside:
         warnings.warn(f"{path}: {len(aside)} line(s) answer no task of this run (the task set changed: other ids "
-                      f"or other seen examples); moved to {spare}, they come back if their tasks do", stacklevel=3)
+                      f"or other seen examples); moved to {stale_path(path)}, they come back if their tasks do",
+                      stacklevel=3)
     return keep + back
 
 
 def set_aside_file(path: Path) -> None:
     """Move a whole augment file (a suite no longer in the run) to the stale folder, after its earlier lines."""
-    rows = read_jsonl_repairing(path)
-    spare = stale_path(path)
-    old = read_jsonl_repairing(spare) if spare.exists() else []
-    write_jsonl(spare, old + rows)
-    path.unlink()
-    warnings.warn(f"{path}: its suite is not in this run; moved to {spare}, its lines come back if the suite does",
-                  stacklevel=2)
+    _move(path, None, read_jsonl_repairing(path), read_jsonl_repairing(stale_path(path)), [])
+    warnings.warn(f"{path}: its suite is not in this run; moved to {stale_path(path)}, its lines come back if the "
+                  "suite does", stacklevel=2)
+
+
+def _move(path: Path, keep: list[dict] | None, aside: list[dict], old: list[dict], back: list[dict]) -> None:
+    """Stale file := its ``old`` lines but ``back``, then ``aside``; ``path`` := ``keep`` (None: removed).
+    The stale file is written first: a kill between the two writes leaves a line in both, never in neither."""
+    restored = {id(r) for r in back}
+    write_jsonl(stale_path(path), [r for r in old if id(r) not in restored] + aside)
+    if keep is None:
+        path.unlink()
+    else:
+        write_jsonl(path, keep)

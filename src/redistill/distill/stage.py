@@ -98,14 +98,14 @@ def augment_suites(cfg: AugmentConfig, teacher: str, suites: dict[str, list[Task
         cost_fn = batch_cost(cost_fn)
     proposer, follower, backend = make_teacher(teacher, params, prompts, unsafe_sandbox, **backend_options)
     ledger = getattr(backend, "ledger", None)
+    paths = {name: run_dir / "augment" / f"{tasks[0].suite if tasks else name}.jsonl" for name, tasks in suites.items()}
     if exact:
-        names = {tasks[0].suite if tasks else name for name, tasks in suites.items()}
         for path in sorted((run_dir / "augment").glob("*.jsonl")):
-            if path.stem not in names:
+            if path not in paths.values():
                 set_aside_file(path)
     out = []
     for name, tasks in suites.items():
-        path = run_dir / "augment" / f"{tasks[0].suite if tasks else name}.jsonl"
+        path = paths[name]
         before = ledger.to_json() if ledger is not None else None
         chunk = max(1, len(tasks)) if cfg.batch else cfg.chunk_size  # batch: every task in one chunk, one batch a stage
         r = run_augment(tasks, proposer, follower, path, teacher, params, chunk, cfg.budget_usd, cost_fn,
