@@ -185,3 +185,42 @@ def test_score_ratio_floor_and_application_cap(run_dir):
     assert by_task(data(run_dir, "rule_application")) == apps  # the sampling is seeded
     with pytest.raises(RedistillError, match="min-score-ratio"):
         BuildConfig(min_score_ratio=1.5)
+
+
+def test_all_rule_applications_teach_what_each_rule_does_under_an_exact_follower(tmp_path, run_dir):
+    """With the library follower every rule's applications become rows, answered with that rule's own
+    output (a wrong rule applied right); tasks scored by a model follower keep the default rows."""
+    from redistill.distill.augment import AugmentParams, run_augment
+    from redistill.distill.stage import make_teacher
+    from redistill.prompts import Prompts
+    from redistill.tasks import format_value
+    from redistill.tasks.generators import generate, get_family
+
+    lib = tmp_path / "lib"
+    tasks = {str(t.id): t for t in generate("list_func", 6, seed=3)}
+    params = AugmentParams(hypotheses=6, follower="library")
+    proposer, follower, _ = make_teacher("library", params, Prompts())
+    run_augment(list(tasks.values()), proposer, follower, lib / "augment" / "list_func.jsonl", "library", params,
+                progress=False)
+    run_build(lib)
+    default = data(lib, "rule_application")
+    run_build(lib, BuildConfig(all_rule_applications=True))
+    every = data(lib, "rule_application")
+
+    assert len(every) > len(default)
+    family, wrong = get_family("list_func"), 0
+    for row in every:
+        task = tasks[row["task_id"]]
+        rule_text, _, value = row["messages"][0]["content"].rpartition("\nInput: ")
+        rule = family.lookup(rule_text.rsplit("\n\n", 1)[-1])
+        example = next(e for e in task.train if format_value(e.input) == value.strip())
+        answer = row["messages"][-1]["content"]
+        assert rule is not None and answer == family.apply(rule, example.input)  # what the rule does
+        wrong += answer != format_value(example.output)
+    assert wrong > 0  # rules that do not fit the task are taught too
+
+    # a model follower's outputs are not trusted: the option changes nothing
+    run_build(run_dir)
+    before = data(run_dir, "rule_application")
+    run_build(run_dir, BuildConfig(all_rule_applications=True))
+    assert data(run_dir, "rule_application") == before

@@ -53,6 +53,8 @@ from redistill.tasks import format_value, get_suite
 
 VERSION = 1
 MANIFEST = "manifest.json"
+EXACT_FOLLOWERS = ("library",)
+"""Followers whose output is the rule's own: their applications are right even for wrong rules."""
 DATA_FILES = ("rule_generation.jsonl", "rule_application.jsonl", "preference.jsonl")
 
 
@@ -73,6 +75,10 @@ class BuildConfig(StageConfig):
                                           "least this share of the task's seen examples (e.g. 1.0: perfect rules only).")
     max_applications_per_task: int | None = Field(None, ge=1, description="Sample at most N rule-application rows "
                                                   "per task (seeded).")
+    all_rule_applications: bool = Field(False, description="Rule-application rows from every rule of a task, not "
+                                        "only the chosen ones, answered with the follower's output. Only for tasks "
+                                        "scored by an exact follower (library), whose output is what the rule does even "
+                                        "where the rule is wrong: the student learns to read the rule, not the task.")
     seed: int = Field(0, description="Seed of the pair and application sampling.")
     exports: list[Literal["llama-factory"]] = Field(default_factory=list, description="Also write: llama-factory.")
     imitation: list[str] = Field(default_factory=list, description="Suites (in this order) whose augmented tasks "
@@ -238,15 +244,23 @@ def task_rows(rec: dict, opts: BuildConfig, prompts: Prompts) -> tuple[list[dict
     if not opts.paper_compat and top >= max(1, opts.score_floor):
         chosen |= {normalise_rule(r["rule"]) for r in rules if r["score"] == top}
     p = prompts.for_suite(suite, answer_type)
+    every_rule = opts.all_rule_applications and (rec.get("params") or {}).get("follower") in EXACT_FOLLOWERS
     application = []
     for r in rules:
-        if normalise_rule(r["rule"]) not in chosen:
+        if not every_rule and normalise_rule(r["rule"]) not in chosen:
             continue
         for app in r.get("applications") or []:
-            if not opts.paper_compat and not app.get("correct"):
+            if every_rule:
+                if not app.get("response"):  # the follower could not apply it
+                    continue
+                answer = app["response"]
+            elif opts.paper_compat:
+                answer = app["response"]
+            elif app.get("correct"):
+                answer = format_value(app.get("gold"))
+            else:
                 continue
             user = app.get("prompt") or apply_rule_messages(p, r["rule"], app["input"])
-            answer = app["response"] if opts.paper_compat else format_value(app.get("gold"))
             application.append({"messages": [*user, _assistant(answer)], **meta})
     cap = opts.max_applications_per_task
     if cap is not None and len(application) > cap:
