@@ -43,6 +43,16 @@ def test_any_trl_field_through_set():
     assert cfg.packing is True and cfg.weight_decay == 0.01
 
 
+def test_no_and_on_are_words_not_booleans(tmp_path):
+    """YAML 1.1 reads no/yes/on/off as booleans: `save_strategy: no` failed as 'False is not a valid
+    SaveStrategy'. Only true/false are booleans here, in files and in --set alike."""
+    yml = tmp_path / "c.yaml"
+    yml.write_text("save_strategy: no\nfull: true\n")
+    cfg = load_config(SFTRunConfig, yml, {"output_dir": "x"}, ["logging_strategy=no", "packing=false"])
+    assert str(cfg.save_strategy.value) == "no" and str(cfg.logging_strategy.value) == "no"
+    assert cfg.full is True and cfg.packing is False
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
