@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,8 @@ from redistill.distill.augment import AugmentParams, estimate_augment, run_augme
 from redistill.errors import RedistillError
 from redistill.jsonl import read_jsonl
 from redistill.llm.types import Usage
+from redistill.prompts import Prompts
+from redistill.prompts.templates import DEFAULTS
 from tests.distill.distill_doubles import ScriptedFollower, ScriptedProposer, make_task
 
 SCRIPT = {
@@ -96,6 +99,24 @@ def test_a_task_with_other_seen_examples_is_done_again_and_its_old_line_kept_asi
     assert result.done == 0 and proposer.calls == []
     assert {json.dumps(r, sort_keys=True) for r in read_jsonl(path)} == first
     assert [(r["task_id"], r["n_seen"]) for r in read_jsonl(path.parent / "stale" / path.name)] == [(1, 3)]
+
+
+def test_a_changed_rule_prompt_redoes_the_task_and_the_old_line_comes_back_with_the_old_prompt(tmp_path):
+    """The student trains on the recorded rule prompt and is evaluated with the current one: a line asked
+    with other prompt texts (an edited prompts file) must not become data of this run."""
+    path = tmp_path / "augment" / "list_func.jsonl"
+    run(path)
+    first = {json.dumps(r, sort_keys=True) for r in read_jsonl(path)}
+    short = Prompts({"list_func": replace(DEFAULTS["list_func"], generate_rule="Lists. State the rule.\n")}, "x")
+    with pytest.warns(UserWarning, match="another rule prompt"):
+        result, proposer, _ = run(path, prompts=short)
+    assert result.done == 5 and proposer.calls == [[0, 1], [2, 3], [4]]
+    assert all(r["prompt"][0]["content"].startswith("Lists. State the rule.") for r in read_jsonl(path))
+    assert len(read_jsonl(path.parent / "stale" / path.name)) == 5
+    with pytest.warns(UserWarning, match="answer no task"):  # the first prompts again: their lines return, unpaid
+        result, proposer, _ = run(path)
+    assert result.done == 0 and proposer.calls == []
+    assert {json.dumps(r, sort_keys=True) for r in read_jsonl(path)} == first
 
 
 def test_lines_of_other_tasks_stay_unless_the_task_set_is_exact(tmp_path):

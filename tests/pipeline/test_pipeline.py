@@ -179,9 +179,15 @@ def test_a_prompts_file_edited_in_place_rebuilds_the_data(tmp_path):
     assert {t["status"] for t in Pipeline(load_run_config(config)).execute(until="build").values()} == {"skipped"}
     prompts.write_text(json.dumps({"list_func": {**texts, "apply_rule": "apply_rule v2."}}))
     timings = Pipeline(load_run_config(config)).execute(until="build")
-    assert [s for s, t in timings.items() if t["status"] == "done"] == ["build"]
+    assert [s for s, t in timings.items() if t["status"] == "done"] == ["augment", "build"]  # augment: a check
     rows = read_jsonl(tmp_path / "run" / "data" / "rule_application.jsonl")  # rendered by build (library follower)
     assert rows and all(r["messages"][0]["content"].startswith("apply_rule v2.") for r in rows)
+    # the rule prompt is recorded by augment: an edit there must reach the student's generation rows too
+    prompts.write_text(json.dumps({"list_func": {**texts, "generate_rule": "generate_rule v3."}}))
+    with pytest.warns(UserWarning, match="another rule prompt"):
+        Pipeline(load_run_config(config)).execute(until="build")
+    rows = read_jsonl(tmp_path / "run" / "data" / "rule_generation.jsonl")
+    assert rows and all(r["messages"][0]["content"].startswith("generate_rule v3.") for r in rows)
 
 
 def test_the_data_follows_the_task_set_when_the_suites_change(tmp_path):

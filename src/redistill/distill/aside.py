@@ -1,9 +1,10 @@
 """Augment lines that no longer answer a task of the run, kept in ``RUN_DIR/augment/stale/<suite>.jsonl``.
 
-A line answers a task when its suite and id match and, if it records ``seen_sha256``, the task still has
-the seen examples the teacher saw. A task regenerated under the same id with other examples (a changed
-``max_row`` or ``max_seen``) is therefore augmented again, never trained on with rules scored on other
-examples. With ``exact`` (``redistill run``: the run's task set is the whole data) lines of tasks that are
+A line answers a task when its suite and id match, the task still has the seen examples the teacher saw
+(``seen_sha256``, where recorded) and its rule prompt is the one the run asks now (the prompts file may
+have changed). A task regenerated under the same id with other examples (a changed ``max_row`` or
+``max_seen``) is therefore augmented again, never trained on with rules scored on other examples, and
+the student is never trained on a prompt other than the one it is evaluated with. With ``exact`` (``redistill run``: the run's task set is the whole data) lines of tasks that are
 not in the set are set aside too, so lowering ``n_train`` also lowers the data. Nothing paid for is
 deleted: a set-aside line comes back when its task does (same id, same seen examples, same settings).
 """
@@ -34,16 +35,18 @@ def _key(row: dict) -> tuple[str, str]:
     return str(row.get("suite")), str(row.get("task_id"))
 
 
-def _answers(row: dict, seen: dict[tuple[str, str], str]) -> bool:
+def _answers(row: dict, seen: dict[tuple[str, str], tuple[str, list]]) -> bool:
     want = seen.get(_key(row))
-    return want is not None and row.get("seen_sha256") in (None, want)  # lines before the field: by id only
+    # lines from before seen_sha256: matched without it
+    return want is not None and row.get("seen_sha256") in (None, want[0]) and row.get("prompt") == want[1]
 
 
 def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
-               fits: Callable[[dict], bool]) -> list[dict]:
-    """The lines of ``path`` that answer ``tasks``, with lines set aside earlier that answer one again
-    (and ``fits``: same teacher and settings) moved back; the others go to the stale file."""
-    seen = {(t.suite, str(t.id)): seen_hash(t) for t in tasks}
+               fits: Callable[[dict], bool], prompt_of: Callable[[Task], list]) -> list[dict]:
+    """The lines of ``path`` that answer ``tasks`` (``prompt_of``: a task's rule prompt now), with lines set
+    aside earlier that answer one again (and ``fits``: same teacher and settings) moved back; the others
+    go to the stale file."""
+    seen = {(t.suite, str(t.id)): (seen_hash(t), prompt_of(t)) for t in tasks}
     stays = [_answers(r, seen) or (not exact and _key(r) not in seen) for r in rows]
     keep = [r for r, ok in zip(rows, stays) if ok]
     aside = [r for r, ok in zip(rows, stays) if not ok]
@@ -58,8 +61,8 @@ def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
         return rows
     _move(path, keep + back, aside, old, back)
     if aside:
-        warnings.warn(f"{path}: {len(aside)} line(s) answer no task of this run (the task set changed: other ids "
-                      f"or other seen examples); moved to {stale_path(path)}, they come back if their tasks do",
+        warnings.warn(f"{path}: {len(aside)} line(s) answer no task of this run (the task set changed: other ids, "
+                      f"other seen examples or another rule prompt); moved to {stale_path(path)}, they come back if their tasks do",
                       stacklevel=3)
     return keep + back
 

@@ -229,7 +229,8 @@ def _augment(tasks: list[Task], proposer: RuleProposer, follower: RuleFollower, 
     existing = _drop_duplicates(out_path, read_jsonl_repairing(out_path))
     check_lines(out_path, existing, teacher_spec, params)
     identity = {"teacher": teacher_spec, "params": params.params_json()}
-    existing = sort_lines(out_path, existing, tasks, exact, lambda row: difference(row, identity) is None)
+    existing = sort_lines(out_path, existing, tasks, exact, lambda row: difference(row, identity) is None,
+                          lambda task: rule_prompt(prompts, task, params.follower))
     finished = {(str(r.get("suite")), str(r.get("task_id"))) for r in existing}
     todo = [t for t in tasks if (t.suite, str(t.id)) not in finished]
     result = AugmentResult(skipped=len(tasks) - len(todo))

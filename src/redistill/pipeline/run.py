@@ -52,7 +52,8 @@ class Pipeline(RunLayout):
             # a field left at None stays out, so run folders made before it existed keep their tasks
             "tasks": [s.model_dump(exclude={"max_row"} if s.max_row is None else None) for s in c.suites],
             # batch or online: the same records, so switching does not redo the stage
-            "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}), "prompts": c.prompts},
+            "augment": {"teacher": c.teacher, **c.augment.model_dump(exclude={"batch"}),
+                        "prompts": self.prompts.source if c.prompts else None},
             # other formats are always written; a prompts file counts by its texts (an edit in place rebuilds)
             "build": {**c.build.model_dump(exclude={"exports", "imitation"}),
                       **({"prompts": self.prompts.source} if c.prompts else {})},
