@@ -4,7 +4,8 @@ A line answers a task when its suite and id match, the task still has the seen e
 (``seen_sha256``, where recorded) and its rule prompt is the one the run asks now (the prompts file may
 have changed). A task regenerated under the same id with other examples (a changed ``max_row`` or
 ``max_seen``) is therefore augmented again, never trained on with rules scored on other examples, and
-the student is never trained on a prompt other than the one it is evaluated with. With ``exact`` (``redistill run``: the run's task set is the whole data) lines of tasks that are
+the student is never trained on a prompt other than the one it is evaluated with. With ``exact``
+(``redistill run``: the run's task set is the whole data) lines of tasks that are
 not in the set are set aside too, so lowering ``n_train`` also lowers the data. Nothing paid for is
 deleted: a set-aside line comes back when its task does (same id, same seen examples, same settings).
 """
@@ -62,8 +63,8 @@ def sort_lines(path: Path, rows: list[dict], tasks: list[Task], exact: bool,
     _move(path, keep + back, aside, old, back)
     if aside:
         warnings.warn(f"{path}: {len(aside)} line(s) answer no task of this run (the task set changed: other ids, "
-                      f"other seen examples or another rule prompt); moved to {stale_path(path)}, they come back if their tasks do",
-                      stacklevel=3)
+                      f"other seen examples or another rule prompt); moved to {stale_path(path)}, they come back "
+                      "if their tasks do", stacklevel=3)
     return keep + back
 
 
