@@ -314,8 +314,9 @@ def _build(run_dir: Path, data_dir: Path, opts: BuildConfig, prompts: Prompts, f
 
     generation, application, preference = [], [], []
     tally = Tally()
-    inexact = sum((r.get("params") or {}).get("follower") not in EXACT_FOLLOWERS for r in records)
-    if opts.all_rule_applications and inexact:
+    inexact = opts.all_rule_applications and sum(
+        (r.get("params") or {}).get("follower") not in EXACT_FOLLOWERS for r in records)
+    if inexact:
         warnings.warn(f"all_rule_applications: {inexact} of {len(records)} tasks were scored by a model follower, "
                       "whose application of a wrong rule is not known to be right; they keep the chosen rules' "
                       "applications", stacklevel=2)
