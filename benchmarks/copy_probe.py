@@ -15,19 +15,23 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import sys
 import time
+from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-INSTR = ("Apply the rule below to the input and give the resulting output. Reply with the output Python list "
-         "only, nothing else.\n\n")
+from redistill.prompts import Prompts, apply_rule_messages
+from redistill.tasks.model import format_value
+
+PROMPTS = Prompts().for_suite("list_func")  # the built-in texts the quickstart's application rows use
 
 
 def row(rnd: random.Random) -> list[dict]:
     xs = [rnd.randrange(100) for _ in range(rnd.randint(1, 10))]
-    return [{"role": "user", "content": f"{INSTR}Return the list unchanged.\nInput: {xs}\n"},
-            {"role": "assistant", "content": str(xs)}]
+    return [*apply_rule_messages(PROMPTS, "Return the list unchanged.", xs),
+            {"role": "assistant", "content": format_value(xs)}]
 
 
 def exact(model, tok, rows: list[list[dict]]) -> int:
@@ -55,6 +59,10 @@ def main() -> None:
     a = p.parse_args()
     torch.manual_seed(a.seed)
     test = [row(random.Random(10_000 + i)) for i in range(60)]
+    for need in [a.model] if a.model else [f"{a.run}/models/init"]:
+        if not (Path(need) / "config.json").is_file():
+            sys.exit(f"{need}: no model here (config.json missing); for a run folder, run "
+                     "`redistill run NAME --until student` first")
     if a.model:
         tok, model = AutoTokenizer.from_pretrained(a.model), AutoModelForCausalLM.from_pretrained(a.model)
         print(f"{a.model}: copies {exact(model, tok, test)} of 60 lists")

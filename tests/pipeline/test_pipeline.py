@@ -103,6 +103,21 @@ def test_the_run_seed_reaches_the_training_stages_identity(tmp_path):
     assert [s for s in STAGES if a[s] == b[s]] == ["tasks", "augment", "build"]  # a new seed retrains, same data
 
 
+def test_untying_the_scratch_student_rebuilds_it_and_the_default_keeps_older_run_folders(tmp_path):
+    def pipeline(tie: bool) -> Pipeline:
+        cfg = {**SHORT, "student": {"scratch": {**SHORT["student"]["scratch"], "tie_embeddings": tie}}}
+        p = Pipeline(load_run_config(write_config(tmp_path / f"t{tie}.yaml", cfg)))
+        for stage in STAGES:
+            p.hashes[stage] = p.stage_hash(stage)
+        return p
+
+    tied, untied = pipeline(True), pipeline(False)
+    # the default's identity is the one run folders had before the option existed
+    assert "tie_embeddings" not in tied.stage_settings("student")[0]["scratch"]
+    assert untied.stage_settings("student")[0]["scratch"]["tie_embeddings"] is False
+    assert [s for s in STAGES if tied.hashes[s] == untied.hashes[s]] == ["tasks", "augment", "build"]
+
+
 def test_shipped_configs_resolve_by_name_from_any_folder(tmp_path, monkeypatch):
     from redistill.cli.run import CONFIGS as SHIPPED
     from redistill.cli.run import resolve_config, shipped_configs

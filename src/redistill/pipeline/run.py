@@ -57,7 +57,9 @@ class Pipeline(RunLayout):
             # other formats are always written; a prompts file counts by its texts (an edit in place rebuilds)
             "build": {**c.build.model_dump(exclude={"exports", "imitation"}),
                       **({"prompts": self.prompts.source} if c.prompts else {})},
-            "student": [c.student.model_dump(), c.seed],  # the run's seed: model init and data order
+            # the run's seed: model init and data order; tied embeddings (the default) stay out like max_row
+            "student": [c.student.model_dump(exclude={"scratch": {"tie_embeddings"}}
+                                             if c.student.scratch.tie_embeddings else None), c.seed],
             "sft": [c.train.sft, c.seed],
             "align": [c.train.align, c.seed],
             "imitation": [c.train.imitation, c.train.imitation_enabled, c.seed],
