@@ -107,6 +107,10 @@ def test_train_init_builds_a_student_from_the_data(tmp_path):
                 "--vocab-size", "300"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["hidden_size"] == 32 and config["num_hidden_layers"] == 1 and config["vocab_size"] <= 300
+    assert config["tie_word_embeddings"] is True  # the default
+    assert run(["train", "init", "--data", str(data), "--out", str(out), "--hidden-size", "32", "--num-layers", "1",
+                "--vocab-size", "300", "--no-tie-embeddings"]) == 0
+    assert json.loads((out / "config.json").read_text())["tie_word_embeddings"] is False
     assert run(["train", "init", "--data", str(data), "--out", str(out), "--hidden-size", "30"]) == 2  # 4 heads
 
 

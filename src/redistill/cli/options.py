@@ -93,7 +93,7 @@ def config_options(cls: type[StageConfig], skip: tuple[str, ...] = (),
         else:
             kind = _option_type(info.annotation)
             flag = cls.flag(name)
-            if kind is bool and info.default is None:
+            if kind is bool and info.default is not False:  # None or True: --x alone could not turn it off
                 flag = f"{flag}/--no-{flag[2:]}"
             default = info.get_default(call_default_factory=True)
             shown = None if default in (None, [], {}) or kind is bool and default is False else str(default)
