@@ -43,6 +43,7 @@ SHORT = {
         {"name": "search · SFT", "model": "sft", "method": "search", "follower": "llm"},
         {"name": "search · SFT (exact)", "model": "sft", "method": "search", "follower": "library"},
         {"name": "search · SFT+ORPO", "model": "align", "method": "search", "follower": "llm"},
+        {"name": "search · rule prior", "model": "prior", "method": "search", "follower": "library"},
     ]},
 }
 
@@ -162,6 +163,13 @@ def test_shortened_quickstart_end_to_end(tmp_path):
         assert all(0.0 <= v["accuracy"] <= 1.0 for v in summary.values())
     exact = read_jsonl(run / "eval" / eval_slug("search · SFT (exact)") / "list_func.jsonl")
     assert all(r["rules"] for r in exact)  # the student's rules, scored by the exact interpreters
+    # the prior's rules are the run's own training rules of the task's suite, drawn without reading the task
+    taught: dict[str, set[str]] = {}
+    for row in read_jsonl(run / "data" / "rule_generation.jsonl"):
+        taught.setdefault(row["suite"], set()).add(row["messages"][-1]["content"])
+    for suite in n_test:
+        prior = read_jsonl(run / "eval" / eval_slug("search · rule prior") / f"{suite}.jsonl")
+        assert prior and all(h["rule"] in taught[suite] for r in prior for h in r["rules"])
     report = (run / "report.md").read_text()
     for entry in SHORT["eval"]["entries"]:
         assert f"| {entry['name']} |" in report

@@ -93,6 +93,9 @@ class EvalConfig(SearchSettings):
             raise ValueError("no model given: pass --model (e.g. --model hf:PATH)")
         if not self.suites:
             raise ValueError("no suite given: pass --suite (e.g. --suite list_func,acre)")
+        if self.model.startswith("prior:") and (self.method, self.follower) != ("search", "library"):
+            raise ValueError("the rule prior (prior:) only proposes rules, it never reads a prompt: use --method "
+                             "search --follower library")
         if self.prune and self.use_oracle:
             raise ValueError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's full "
                              "score")

@@ -15,7 +15,8 @@ from redistill.llm.cache import CachedBackend, ResponseCache
 from redistill.llm.types import Backend
 from redistill.llm.usage import UsageLedger
 
-SPEC_HELP = "openai:MODEL, openai:MODEL@http://host:port/v1, hf:NAME_OR_PATH or vllm:NAME_OR_PATH"
+SPEC_HELP = ("openai:MODEL, openai:MODEL@http://host:port/v1, hf:NAME_OR_PATH, vllm:NAME_OR_PATH or "
+             "prior:RUN/data (training rules drawn blind)")
 
 
 class ApiConfig(StageConfig):
@@ -69,7 +70,15 @@ def _vllm(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
     return _build(VLLMBackend, name, adapters, spec=spec, **options)
 
 
-BACKENDS: dict[str, Callable[..., Backend]] = {"openai": _openai, "hf": _hf, "vllm": _vllm}
+def _prior(name: str, spec: str, adapters: list[str], **options: Any) -> Backend:
+    from redistill.llm.prior import PriorBackend
+
+    if adapters:
+        raise RedistillError(f"model spec '{spec}': the rule prior is no model and takes no adapter")
+    return _build(PriorBackend, name, spec=spec, **options)
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {"openai": _openai, "hf": _hf, "vllm": _vllm, "prior": _prior}
 
 
 def _engine_class(prefix: str) -> type:
@@ -77,6 +86,8 @@ def _engine_class(prefix: str) -> type:
         from redistill.llm.openai_api import OpenAIBackend as cls
     elif prefix == "hf":
         from redistill.llm.hf import HFBackend as cls
+    elif prefix == "prior":
+        from redistill.llm.prior import PriorBackend as cls
     else:
         from redistill.llm.vllm_engine import VLLMBackend as cls
     return cls
@@ -121,7 +132,7 @@ def make_backend(spec: str, adapter: str | Path | list[str | Path] | None = None
     """Build the backend a spec names, wrapped in the response cache.
 
     Args:
-        spec: ``openai:MODEL[@URL]``, ``hf:NAME_OR_PATH`` or ``vllm:NAME_OR_PATH``.
+        spec: ``openai:MODEL[@URL]``, ``hf:NAME_OR_PATH``, ``vllm:NAME_OR_PATH`` or ``prior:RUN/data``.
         adapter: PEFT adapter folder(s), stacked in order (hf) or served (vllm).
         cache: ``"default"`` for the user cache folder, a folder or ``.sqlite`` file, a ``ResponseCache``,
             or None for no cache.
@@ -136,7 +147,7 @@ def make_backend(spec: str, adapter: str | Path | list[str | Path] | None = None
     adapters = [str(a) for a in ([adapter] if isinstance(adapter, (str, Path)) else adapter or [])]
     ledger = options.pop("ledger", None) or UsageLedger()
     store = None
-    if cache is not None:  # open the cache first: a bad --cache-dir fails before a model loads
+    if cache is not None and prefix != "prior":  # the prior draws in microseconds: nothing worth caching  # open the cache first: a bad --cache-dir fails before a model loads
         store = cache if isinstance(cache, ResponseCache) else ResponseCache(None if cache == "default" else cache)
     backend = BACKENDS[prefix](name.strip(), spec, adapters, ledger=ledger, **options)
     return CachedBackend(backend, store, ledger) if store is not None else backend

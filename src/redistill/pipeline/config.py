@@ -32,8 +32,9 @@ from redistill.train.scratch import ScratchConfig
 from redistill.yamlfiles import parse_sets, read_yaml
 
 STAGES = ("tasks", "augment", "build", "student", "sft", "align", "imitation", "eval", "report")
-RUN_MODELS = ("base", "sft", "align", "imitation", "init")
-"""The models of a run an eval row may name: the student's base, and the training stages' outputs."""
+RUN_MODELS = ("base", "sft", "align", "imitation", "init", "prior")
+"""The models of a run an eval row may name: the student's base, the training stages' outputs, and
+``prior`` (the run's training rules drawn blind: the yardstick a student must beat, ``llm.prior``)."""
 
 
 class _Strict(BaseModel):
@@ -98,6 +99,14 @@ class EvalEntry(_Strict):
     follower: FollowerName = "llm"
     oracle: bool | None = Field(None, description="Apply every sampled rule to the unseen examples too (the "
                                 "accuracy-vs-H curve); default: on for search. Off saves most of an llm row's cost.")
+
+    @model_validator(mode="after")
+    def _prior_proposes_only(self) -> EvalEntry:
+        if (self.model == "prior" or self.model.startswith("prior:")) and (self.method, self.follower) != (
+                "search", "library"):
+            raise ValueError(f"entries: {self.name!r}: the rule prior only proposes rules (it never reads a "
+                             "prompt); use method: search, follower: library")
+        return self
 
 
 class RunEvalConfig(SearchSettings):

@@ -18,6 +18,8 @@ def resolve_model(p: RunLayout, model: str) -> tuple[str, list[str]]:
     """A table row's model as (backend spec, adapters): a run stage's output or a spec as given."""
     if model == "base":
         return f"hf:{p.base_model}", []
+    if model == "prior":
+        return f"prior:{p.run / 'data'}", []
     if model in RUN_MODELS:  # init, sft, align, imitation
         folder = p.model_dir(model) if model != "init" else Path(p.base_model)
         if not folder.exists():
