@@ -56,6 +56,27 @@ def test_loss_only_on_the_assistant_turn(tiny_model_dir, train_data, tmp_path, f
     assert row["labels"][: len(row["input_ids"]) - len(learned)] == [-100] * (len(row["input_ids"]) - len(learned))
 
 
+def test_loss_on_the_prompt_but_not_its_input_lines(tiny_model_dir, train_data, tmp_path, fast):
+    from redistill.train.data import read_sft_rows, split_eval
+    from redistill.train.sft import build_trainer
+
+    flags = {"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data), "output_dir": str(tmp_path),
+             "max_steps": 1, "completion_only_loss": False, "loss_on_inputs": False, **fast}
+    rows, _ = read_sft_rows(train_data)
+    trainer = build_trainer(load_config(SFTRunConfig, flags=flags), split_eval(rows, 0, 0)[0], None)
+    tok = trainer.processing_class
+    for row, source in zip(trainer.train_dataset, rows):
+        kept = tok.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
+        dropped = tok.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label == -100])
+        user = source["prompt"][0]["content"]
+        inputs = [line for line in user.splitlines() if line.startswith("Input: ")]
+        assert inputs and dropped.split() == " ".join(inputs).split()  # every input line, nothing else
+        assert source["completion"][0]["content"] in kept  # the answer and the examples' outputs are learned
+        assert all(line in kept for line in user.splitlines() if line.startswith("Output: "))
+    with pytest.raises(RedistillError, match="loss_on_inputs"):
+        load_config(SFTRunConfig, flags={**flags, "completion_only_loss": True})
+
+
 def test_saved_adapter_reloads_with_the_same_logits(tiny_model_dir, train_data, tmp_path, fast):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

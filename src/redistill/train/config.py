@@ -96,9 +96,17 @@ class SFTRunConfig(RunFields, SFTConfig):
     completion_only_loss: bool | None = field(
         default=True, metadata={"help": "Loss on the assistant turn (the completion) only."}
     )
+    loss_on_inputs: bool = field(
+        default=True, metadata={"help": "With completion_only_loss off: also train on the prompts' 'Input:' lines. "
+                                "Off, the loss skips them (random lists and objects nothing can predict) and keeps "
+                                "the outputs and the rule."}
+    )
 
     def __post_init__(self) -> None:
         self._check_run_fields()
+        if not self.loss_on_inputs and self.completion_only_loss:
+            raise RedistillError("field 'loss_on_inputs': false only matters with completion_only_loss: false (the "
+                                 "prompt is then trained on); with completion_only_loss the inputs are masked already")
         if self.only not in (None, "generation", "application"):
             raise RedistillError(f"field 'only': unknown value {self.only!r}; use 'generation' or 'application'")
         super().__post_init__()
