@@ -32,13 +32,17 @@ def main() -> None:
     ap.add_argument("--hypotheses", "-H", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=5, help="draws of the H rules")
     args = ap.parse_args()
+    files = sorted((args.run / "tasks").glob("*.test.jsonl"))
+    if not files or not (args.run / "data" / "rule_generation.jsonl").exists():
+        raise SystemExit(f"{args.run}: not a run folder with test tasks (tasks/*.test.jsonl) and build data "
+                         "(data/rule_generation.jsonl)")
     follower = make_follower("library")
     table = Table(title=f"Rule prior: H = {args.hypotheses} training rules drawn blind, exact interpreters "
                         f"(accuracy over unseen examples, %, mean ± sd over {args.seeds} draws)")
     for col in ("suite", "tasks", "accuracy"):
         table.add_column(col, justify="left" if col == "suite" else "right")
     per_seed: list[list[float]] = [[] for _ in range(args.seeds)]
-    for path in sorted((args.run / "tasks").glob("*.test.jsonl")):
+    for path in files:
         suite = path.name.removesuffix(".test.jsonl")
         tasks = load_file(path, get_suite(suite))
         accs = []
