@@ -10,6 +10,7 @@ the prior's spread. A student has induced something only where it beats this.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from redistill.eval.metrics import summarize
 from redistill.llm.prior import PriorBackend
-from redistill.prompts import Prompts
+from redistill.prompts import load_prompts
 from redistill.search.engine import run_search
 from redistill.search.followers import make_follower
 from redistill.search.proposers import ModelProposer
@@ -37,6 +38,9 @@ def main() -> None:
         raise SystemExit(f"{args.run}: not a run folder with test tasks (tasks/*.test.jsonl) and build data "
                          "(data/rule_generation.jsonl)")
     follower = make_follower("library")
+    config = args.run / "config.json"  # the run's own prompts file, if it had one: the prior keys on its wording
+    prompts = load_prompts(json.loads(config.read_text()).get("prompts") if config.exists() else None)
+    backends = [PriorBackend(str(args.run / "data"), seed=seed) for seed in range(args.seeds)]  # one read each
     table = Table(title=f"Rule prior: H = {args.hypotheses} training rules drawn blind, exact interpreters "
                         f"(accuracy over unseen examples, %, mean ± sd over {args.seeds} draws)")
     for col in ("suite", "tasks", "accuracy"):
@@ -46,8 +50,8 @@ def main() -> None:
         suite = path.name.removesuffix(".test.jsonl")
         tasks = load_file(path, get_suite(suite))
         accs = []
-        for seed in range(args.seeds):
-            proposer = ModelProposer(PriorBackend(str(args.run / "data"), seed=seed), Prompts())
+        for seed, backend in enumerate(backends):
+            proposer = ModelProposer(backend, prompts)
             accs.append(100 * summarize(run_search(tasks, proposer, follower, H=args.hypotheses))["accuracy"])
             per_seed[seed].append(accs[-1])
         sd = statistics.stdev(accs) if len(accs) > 1 else 0.0

@@ -24,6 +24,7 @@ from redistill.errors import RedistillError
 from redistill.eval.metrics import summarize
 from redistill.failures import FailureLog, failures_path
 from redistill.jsonl import JsonlAppender, read_jsonl_repairing, write_json
+from redistill.llm.prior import MISUSE, misused
 from redistill.llm.types import Backend, Usage
 from redistill.locks import stage_lock
 from redistill.manifest import difference
@@ -93,9 +94,8 @@ class EvalConfig(SearchSettings):
             raise ValueError("no model given: pass --model (e.g. --model hf:PATH)")
         if not self.suites:
             raise ValueError("no suite given: pass --suite (e.g. --suite list_func,acre)")
-        if self.model.startswith("prior:") and (self.method, self.follower) != ("search", "library"):
-            raise ValueError("the rule prior (prior:) only proposes rules, it never reads a prompt: use --method "
-                             "search --follower library")
+        if misused(self.model, self.method, self.follower):
+            raise ValueError(f"--model {self.model}: {MISUSE}; use --method search --follower library")
         if self.prune and self.use_oracle:
             raise ValueError("--prune needs --no-oracle: the oracle's accuracy-vs-H curve needs every rule's full "
                              "score")

@@ -147,7 +147,8 @@ def make_backend(spec: str, adapter: str | Path | list[str | Path] | None = None
     adapters = [str(a) for a in ([adapter] if isinstance(adapter, (str, Path)) else adapter or [])]
     ledger = options.pop("ledger", None) or UsageLedger()
     store = None
-    if cache is not None and prefix != "prior":  # the prior draws in microseconds: nothing worth caching  # open the cache first: a bad --cache-dir fails before a model loads
+    # open the cache first: a bad --cache-dir fails before a model loads; the prior draws in microseconds
+    if cache is not None and prefix != "prior":
         store = cache if isinstance(cache, ResponseCache) else ResponseCache(None if cache == "default" else cache)
     backend = BACKENDS[prefix](name.strip(), spec, adapters, ledger=ledger, **options)
     return CachedBackend(backend, store, ledger) if store is not None else backend

@@ -22,6 +22,13 @@ from redistill.llm.types import Completion, Messages, ProgressFn, Request, Usage
 from redistill.llm.usage import UsageLedger
 
 DATA_FILE = "rule_generation.jsonl"
+MISUSE = "the rule prior only proposes rules (it never reads a prompt)"
+
+
+def misused(model: str, method: str, follower: str) -> bool:
+    """True for a prior (a run's ``prior`` row, a ``prior:`` spec) asked to do anything but propose rules
+    for the exact interpreters to score."""
+    return (model == "prior" or model.startswith("prior:")) and (method, follower) != ("search", "library")
 
 
 def instruction(messages: Messages) -> str:
@@ -69,9 +76,8 @@ class PriorBackend:
             pool = self.rules.get(key)
             if pool is None:
                 raise RedistillError(f"model spec '{self.spec}': a request whose instruction is not one of "
-                                     f"{self.path}'s ({key[:80]!r}...); the prior answers rule-generation prompts "
-                                     "of the suites it was built from only: use it with method search and follower "
-                                     "library")
+                                     f"{self.path}'s ({key[:80]!r}...): the prior answers the rule-generation "
+                                     f"prompts of the suites it was built from only: use it with method search and follower library")
             # seeded by the prompt: the same task draws the same rules on a re-run, other tasks others
             digest = hashlib.sha256(json.dumps([self.seed, r.params.seed, r.messages]).encode()).digest()
             rng = random.Random(digest)

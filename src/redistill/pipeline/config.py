@@ -27,6 +27,7 @@ from redistill.distill.build import BuildConfig
 from redistill.errors import RedistillError
 from redistill.eval.runner import Method, SearchSettings
 from redistill.llm.factory import ApiConfig
+from redistill.llm.prior import MISUSE, misused
 from redistill.search.types import FollowerName
 from redistill.train.scratch import ScratchConfig
 from redistill.yamlfiles import parse_sets, read_yaml
@@ -102,10 +103,8 @@ class EvalEntry(_Strict):
 
     @model_validator(mode="after")
     def _prior_proposes_only(self) -> EvalEntry:
-        if (self.model == "prior" or self.model.startswith("prior:")) and (self.method, self.follower) != (
-                "search", "library"):
-            raise ValueError(f"entries: {self.name!r}: the rule prior only proposes rules (it never reads a "
-                             "prompt); use method: search, follower: library")
+        if misused(self.model, self.method, self.follower):
+            raise ValueError(f"entries: {self.name!r}: {MISUSE}; use method: search, follower: library")
         return self
 
 
