@@ -59,8 +59,8 @@ class PriorBackend:
                     rule = messages[-1]["content"]
                     key = instruction(messages[:-1])
                 except (ValueError, KeyError, IndexError, TypeError) as e:
-                    raise located(path, lineno, "messages", 'not a rule-generation row {"messages": [user, '
-                                  f"assistant]}} ({type(e).__name__}: {e})") from None
+                    raise located(path, lineno, "messages", "not a rule-generation row (messages: a prompt, then "
+                                  f"the assistant's rule): {type(e).__name__}: {e}") from None
                 self.rules[key].append(rule)
         if not self.rules:
             raise RedistillError(f"model spec '{spec}': {path} holds no rule-generation rows")
@@ -77,7 +77,7 @@ class PriorBackend:
             if pool is None:
                 raise RedistillError(f"model spec '{self.spec}': a request whose instruction is not one of "
                                      f"{self.path}'s ({key[:80]!r}...): the prior answers the rule-generation "
-                                     f"prompts of the suites it was built from only: use it with method search and follower library")
+                                     "prompts of the suites it was built from only (a run without this suite, or another prompts file)")
             # seeded by the prompt: the same task draws the same rules on a re-run, other tasks others
             digest = hashlib.sha256(json.dumps([self.seed, r.params.seed, r.messages]).encode()).digest()
             rng = random.Random(digest)
