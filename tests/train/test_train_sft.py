@@ -87,8 +87,8 @@ def test_saved_adapter_reloads_with_the_same_logits(tiny_model_dir, train_data, 
 
     cfg = load_config(SFTRunConfig, flags={"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data),
                                            "output_dir": str(tmp_path), "max_steps": 5, "learning_rate": 1e-2,
-                                           "merge": True, **fast})
-    rows, _ = read_sft_rows(train_data)
+                                           "merge": True, **fast, "bf16": False})  # bf16 autocast stays on the
+    rows, _ = read_sft_rows(train_data)                                           # trained model's forward
     trainer = build_trainer(cfg, split_eval(rows, 0, 0)[0], None)
     trainer.train()
     finish(trainer, cfg, {"method": "sft", "base_model": str(tiny_model_dir)}, True, config_dict(cfg))
@@ -127,3 +127,21 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, train_data, t
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]  # 1-3 kept, 4-6 trained after resuming
     assert 99.0 not in [r["loss"] for r in rows if "loss" in r]  # the stale line past the checkpoint is gone
+
+
+def test_bf16_on_a_cpu_that_has_it_trains_under_cpu_autocast(monkeypatch, tiny_model_dir, train_data, tmp_path, fast):
+    """Without a GPU, bf16 (the default where the CPU computes it natively) asks transformers for CPU autocast."""
+    import torch
+
+    from redistill.train import config as train_config
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU decides bf16 there")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    flags = {"model_name_or_path": str(tiny_model_dir), "data_dir": str(train_data), "output_dir": str(tmp_path),
+             **fast}
+    cfg = load_config(SFTRunConfig, flags=flags)
+    assert train_config._bf16_available() and cfg.bf16 and cfg.use_cpu
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not load_config(SFTRunConfig, flags=flags).bf16

@@ -26,9 +26,16 @@ from redistill.yamlfiles import parse_sets, read_yaml
 
 
 def _bf16_available() -> bool:
+    """bf16 where the hardware computes it natively: a GPU with bf16, or (no GPU) a CPU with AVX512-BF16 or AMX,
+    where autocast trains the quickstart's student 1.36x faster than fp32 (README: where the time goes)."""
     import torch
 
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    if torch.backends.mps.is_available():
+        return False
+    cpu = torch.cpu
+    return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
 @dataclass
@@ -57,7 +64,8 @@ class RunFields:
     per_device_eval_batch_size: int = field(default=2, metadata={"help": "Eval batch size per device."})
     gradient_accumulation_steps: int = field(default=4, metadata={"help": "Steps per optimizer update."})
     max_length: int | None = field(default=2048, metadata={"help": "Longest tokenised sequence (longer: truncated)."})
-    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: where the GPU has it."})
+    bf16: bool | None = field(default=None, metadata={
+        "help": "bf16 mixed precision; default: where the hardware has it (a GPU, or a CPU with AVX512-BF16/AMX)."})
     eval_strategy: str = field(default="epoch", metadata={"help": "When to compute the eval loss: no|steps|epoch."})
     save_strategy: str = field(default="steps", metadata={"help": "When to write checkpoints (for --resume)."})
     save_steps: float = field(default=200, metadata={"help": "Steps between checkpoints."})
@@ -76,6 +84,11 @@ class RunFields:
     def _check_run_fields(self) -> None:
         if self.bf16 is None:
             self.bf16 = _bf16_available() and not getattr(self, "fp16", False)
+        if self.bf16 and not getattr(self, "use_cpu", False):
+            import torch
+
+            if not torch.cuda.is_available() and not torch.backends.mps.is_available():
+                self.use_cpu = True  # transformers takes bf16 without a GPU only as CPU autocast, asked for by name
         if not 0 <= self.eval_ratio < 0.5:
             raise RedistillError(f"field 'eval_ratio': {self.eval_ratio} is out of range; use a value in [0, 0.5)")
         if self.eval_ratio == 0:
