@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from redistill.errors import RedistillError
@@ -15,7 +14,7 @@ from redistill.jsonl import read_jsonl
 from redistill.pipeline.check import check_run
 from redistill.pipeline.config import STAGES, eval_slug, load_run_config
 from redistill.pipeline.report import task_kinds
-from redistill.pipeline.run import Pipeline, _Beside, _cores
+from redistill.pipeline.run import Pipeline
 from tests.distill.teacher_server import ScriptedTeacher, write_tasks
 from tests.openai_server import FakeOpenAIServer
 
@@ -140,10 +139,6 @@ def test_shortened_quickstart_end_to_end(tmp_path):
     cfg = load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(run)}))
     timings = Pipeline(cfg).execute()
     assert [s for s, t in timings.items() if t["status"] == "done"] == list(STAGES)
-    if _cores() >= 2 and not torch.cuda.is_available():  # the baseline trained in a second process meanwhile
-        assert timings["imitation"]["beside"] == "sft, align"
-        assert json.loads((run / "stages" / "imitation.json").read_text())["beside"] == "sft, align"
-        assert (run / "stages" / "imitation.log").exists()
 
     n_train = {s["name"]: s["n_train"] for s in SHORT["suites"]}
     n_test = {s["name"]: s["n_test"] for s in SHORT["suites"]}
@@ -193,16 +188,6 @@ def test_shortened_quickstart_end_to_end(tmp_path):
     changed = {**SHORT, "out": str(run), "eval": {**SHORT["eval"], "hypotheses": 1}}
     timings = Pipeline(load_run_config(write_config(tmp_path / "short.yaml", changed))).execute(start="tasks")
     assert [s for s, t in timings.items() if t["status"] == "done"] == ["eval", "report"]
-
-
-def test_an_imitation_trained_beside_that_fails_stops_the_run_with_its_log(tmp_path):
-    cfg = load_run_config(write_config(tmp_path / "short.yaml", {**SHORT, "out": str(tmp_path / "run")}))
-    beside = _Beside(Pipeline(cfg), "sft")  # no build data and no student: the child cannot train
-    with pytest.raises(RedistillError, match=r"imitation \(trained beside sft\) stopped with exit code 1") as e:
-        beside.finish()
-    assert str(tmp_path / "run" / "stages" / "imitation.log") in str(e.value)
-    assert "error:" in str(e.value)  # the end of the child's log, with its own error
-    assert torch.get_num_threads() == beside.threads  # the parent's threads are given back
 
 
 def test_a_prompts_file_edited_in_place_rebuilds_the_data(tmp_path):

@@ -129,8 +129,9 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model_dir, train_data, t
     assert 99.0 not in [r["loss"] for r in rows if "loss" in r]  # the stale line past the checkpoint is gone
 
 
-def test_bf16_on_a_cpu_that_has_it_trains_under_cpu_autocast(monkeypatch, tiny_model_dir, train_data, tmp_path, fast):
-    """Without a GPU, bf16 (the default where the CPU computes it natively) asks transformers for CPU autocast."""
+def test_bf16_is_the_default_on_a_cpu_that_has_it_as_cpu_autocast_with_padded_lengths(monkeypatch, tiny_model_dir, train_data, tmp_path, fast):
+    """Without a GPU, bf16 (the default where the CPU computes it natively) asks transformers for CPU autocast,
+    with batch lengths padded in steps."""
     import torch
 
     from redistill.train import config as train_config
@@ -142,6 +143,9 @@ def test_bf16_on_a_cpu_that_has_it_trains_under_cpu_autocast(monkeypatch, tiny_m
              **fast}
     cfg = load_config(SFTRunConfig, flags=flags)
     assert train_config._bf16_available() and cfg.bf16 and cfg.use_cpu
+    assert cfg.pad_to_multiple_of == train_config.CPU_BF16_PAD  # lengths in steps: no heap fragmentation
+    assert load_config(SFTRunConfig, flags={**flags, "pad_to_multiple_of": 8}).pad_to_multiple_of == 8
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert not load_config(SFTRunConfig, flags=flags).bf16
+    fp32 = load_config(SFTRunConfig, flags=flags)
+    assert not fp32.bf16 and fp32.pad_to_multiple_of is None

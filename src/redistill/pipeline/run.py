@@ -19,8 +19,6 @@ its settings and of the stages before it, and its outputs are unchanged; stages 
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -107,60 +105,28 @@ class Pipeline(RunLayout):
 
     def _run_stages(self, first: int, last: int) -> dict[str, dict]:
         write_json(self.run / "config.json", self.cfg.model_dump())
-        for stage in STAGES:  # a stage's hash holds those before it
-            self.hashes[stage] = self.stage_hash(stage)
         timings: dict[str, dict] = {}
-        beside: _Beside | None = None
-        t_run = time.perf_counter()
-        try:
-            for i, stage in enumerate(STAGES):
-                if i < first or i > last:
-                    continue
-                label = f"[{i + 1}/{len(STAGES)}] {stage}"
-                if stage == "imitation" and beside is not None:
-                    console.rule(f"{label}: trained beside {beside.alongside}")
-                    timings[stage] = beside.finish()
-                    beside = None
-                    self._finished(stage, timings[stage])
-                    continue
-                if self.is_done(stage):
-                    console.rule(f"{label}: done already, skipped", style="dim")
-                    timings[stage] = {"status": "skipped", "wall_s": 0.0}
-                    continue
-                console.rule(label)
-                if stage in ("sft", "align") and beside is None and self._imitation_beside(first, last):
-                    beside = _Beside(self, "sft, align" if stage == "sft" else stage)
-                t0 = time.perf_counter()
-                status = getattr(self, f"stage_{stage}")() or "done"
-                timings[stage] = {"status": status, "wall_s": round(time.perf_counter() - t0, 1)}
-                self._finished(stage, timings[stage])
-        finally:
-            if beside is not None:  # a stage before it failed or was interrupted: stop the second training too
-                beside.stop()
-        total = round(time.perf_counter() - t_run, 1)
-        write_json(self.run / "stages" / "last_run.json", {**timings, "total": {"wall_s": total}})
-        console.print(_timings_table(timings, total))
+        for i, stage in enumerate(STAGES):
+            h = self.stage_hash(stage)
+            self.hashes[stage] = h
+            if i < first or i > last:
+                continue
+            label = f"[{i + 1}/{len(STAGES)}] {stage}"
+            if self.is_done(stage):
+                console.rule(f"{label}: done already, skipped", style="dim")
+                timings[stage] = {"status": "skipped", "wall_s": 0.0}
+                continue
+            console.rule(label)
+            t0 = time.perf_counter()
+            status = getattr(self, f"stage_{stage}")() or "done"
+            wall = time.perf_counter() - t0
+            timings[stage] = {"status": status, "wall_s": round(wall, 1)}
+            if status == "done":
+                write_manifest(self._marker(stage), {"hash": h}, self.stage_outputs(stage), self.run,
+                               wall_s=round(wall, 1), finished=time.time())
+        write_json(self.run / "stages" / "last_run.json", timings)
+        console.print(_timings_table(timings))
         return timings
-
-    def _finished(self, stage: str, timing: dict) -> None:
-        if timing["status"].startswith("done"):
-            write_manifest(self._marker(stage), {"hash": self.hashes[stage]}, self.stage_outputs(stage), self.run,
-                           wall_s=timing["wall_s"], finished=time.time(),
-                           **({"beside": timing["beside"]} if "beside" in timing else {}))
-
-    def _imitation_beside(self, first: int, last: int) -> bool:
-        """Train the imitation baseline in a second process while SFT and alignment run, when the machine has
-        no GPU and at least two cores: a CPU training of this size scales badly across threads (a second
-        thread made SFT 1.3x faster), so two trainings on half the cores each finish far sooner than one
-        after the other on all of them."""
-        import torch
-
-        i = STAGES.index("imitation")
-        if not (first <= i <= last) or not self.cfg.train.imitation_enabled or _cores() < 2:
-            return False
-        if torch.cuda.is_available() or torch.backends.mps.is_available():
-            return False
-        return not self.is_done("imitation")
 
     # ---------------------------------------------------------------- stages
     def stage_tasks(self) -> None:
@@ -254,73 +220,6 @@ class Pipeline(RunLayout):
         console.print(f"report: {paths[0]} and {paths[1]}")
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-class _Beside:
-    """The imitation stage in a child process, started before SFT and waited for at its own turn.
-
-    Cores are split between the two processes; the child's output goes to ``RUN/stages/imitation.log``."""
-
-    def __init__(self, pipeline: Pipeline, alongside: str):
-        import torch
-
-        self.alongside = alongside
-        self.log = pipeline.run / "stages" / "imitation.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        cores = _cores()
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, self.threads - cores // 2))
-        ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-        self.wall = ctx.Value("d", 0.0)
-        self.proc = ctx.Process(target=_imitation_process, name="redistill-imitation",
-                                args=(pipeline.cfg, str(pipeline.run), cores // 2, str(self.log), self.wall))
-        self.proc.start()
-        console.print(f"imitation: training beside {alongside} in a second process on {cores // 2} of {cores} "
-                      f"cores (pid {self.proc.pid}; its log: {self.log})")
-
-    def finish(self) -> dict:
-        import torch
-
-        t0 = time.perf_counter()
-        self.proc.join()
-        torch.set_num_threads(self.threads)
-        if self.proc.exitcode != 0:
-            tail = self.log.read_text(errors="replace").strip().splitlines()[-6:] if self.log.exists() else []
-            raise RedistillError(f"imitation (trained beside {self.alongside}) stopped with exit code "
-                                 f"{self.proc.exitcode}; the end of its log {self.log}:\n" + "\n".join(tail))
-        console.print(f"imitation: done in {self.wall.value:.1f} s (waited {time.perf_counter() - t0:.1f} s)")
-        return {"status": "done", "wall_s": round(self.wall.value, 1), "beside": self.alongside}
-
-    def stop(self) -> None:
-        import torch
-
-        if self.proc.is_alive():
-            self.proc.terminate()
-        self.proc.join()
-        torch.set_num_threads(self.threads)
-
-
-def _imitation_process(cfg: RunConfig, out: str, threads: int, log: str, wall: Any) -> None:
-    import torch
-
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    torch.set_num_threads(threads)
-    _quiet_libraries()
-    t0 = time.perf_counter()
-    try:
-        Pipeline(cfg, out).stage_imitation()
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
-    except RedistillError as e:
-        print(f"error: {e}", flush=True)
-        raise SystemExit(1) from None
-    wall.value = time.perf_counter() - t0
-
-
 def _quiet_libraries() -> None:
     """One progress display for the run: silence the libraries' own per-step bars."""
     import datasets
@@ -331,13 +230,12 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def _timings_table(timings: dict[str, dict], total: float) -> Table:
+def _timings_table(timings: dict[str, dict]) -> Table:
     table = Table(title="Stages")
     table.add_column("stage")
     table.add_column("status")
     table.add_column("wall s", justify="right")
     for stage, t in timings.items():
-        status = t["status"] + (f" (beside {t['beside']})" if "beside" in t else "")
-        table.add_row(stage, status, f"{t['wall_s']:.1f}")
-    table.add_row("total (wall)", "", f"{total:.1f}")
+        table.add_row(stage, t["status"], f"{t['wall_s']:.1f}")
+    table.add_row("total", "", f"{sum(t['wall_s'] for t in timings.values()):.1f}")
     return table

@@ -24,6 +24,8 @@ from trl.experimental.orpo import ORPOConfig
 from redistill.errors import RedistillError
 from redistill.yamlfiles import parse_sets, read_yaml
 
+CPU_BF16_PAD = 128
+
 
 def _bf16_available() -> bool:
     """bf16 where the hardware computes it natively: a GPU with bf16, or (no GPU) a CPU with AVX512-BF16 or AMX,
@@ -122,6 +124,10 @@ class SFTRunConfig(RunFields, SFTConfig):
                                  "prompt is then trained on); with completion_only_loss the inputs are masked already")
         if self.only not in (None, "generation", "application"):
             raise RedistillError(f"field 'only': unknown value {self.only!r}; use 'generation' or 'application'")
+        if self.bf16 and self.use_cpu and self.pad_to_multiple_of == "auto" and not self.padding_free:
+            # CPU autocast over batches of every length fragments the heap: the quickstart's SFT grew to 4 GB
+            # of RSS (fp32: 1.8 GB). Lengths in steps of 128 let freed blocks be reused (peak 1.9 GB, as fast).
+            self.pad_to_multiple_of = CPU_BF16_PAD
         super().__post_init__()
 
 
